@@ -1,0 +1,48 @@
+"""The whole test matrix: ``bash scripts/test`` runs ``nox`` with these sessions.
+
+Legs: Python 3.11 + Django 5.2 LTS, Python 3.12 + Django 6.0, Python 3.13 +
+Django 6.1, plus ``lint`` (ruff and mypy strict). A leg whose interpreter is
+missing is skipped and nox's summary says so; on CI (``CI`` set) a missing
+interpreter is an error instead.
+"""
+
+from __future__ import annotations
+
+import os
+
+import nox
+
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.reuse_venv = "yes"
+nox.options.sessions = ["lint", "tests"]
+nox.options.error_on_missing_interpreters = bool(os.environ.get("CI"))
+
+PYPROJECT = nox.project.load_toml("pyproject.toml")
+LEGS = [("3.11", "5.2"), ("3.12", "6.0"), ("3.13", "6.1")]
+
+
+def _django(version: str) -> str:
+    major, minor = version.split(".")
+    return f"django>={version},<{major}.{int(minor) + 1}"
+
+
+@nox.session
+@nox.parametrize(("python", "django"), LEGS, ids=[f"py{p}-django{d}" for p, d in LEGS])
+def tests(session: nox.Session, django: str) -> None:
+    """The pytest suite on one Python x Django leg."""
+    extras = "regstack,tasks" if django.startswith("5.") else "regstack"
+    session.install(
+        "-e", f".[{extras}]", _django(django), *nox.project.dependency_groups(PYPROJECT, "test")
+    )
+    session.run("python", "-m", "pytest", *session.posargs)
+
+
+@nox.session(python="3.11")
+def lint(session: nox.Session) -> None:
+    """ruff (lint + format) and mypy strict with django-stubs on regstack_django/."""
+    session.install(
+        "-e", ".[regstack,tasks]", _django("5.2"), *nox.project.dependency_groups(PYPROJECT, "lint")
+    )
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    session.run("mypy")

@@ -1,0 +1,49 @@
+"""The AppConfig: build the registry once, register checks, wire settings."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from django.apps import AppConfig
+from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+
+from regstack_django.conf import SETTINGS
+from regstack_django.registry import HookRegistry
+
+
+class RegstackDjangoConfig(AppConfig):
+    name = "regstack_django"
+    verbose_name = "regstack bridge"
+
+    registry: HookRegistry
+
+    def ready(self) -> None:
+        """Safe to run more than once: nothing is built or connected twice."""
+        from regstack_django import wiring
+        from regstack_django.checks import check_hooks_setting
+
+        if not hasattr(self, "registry"):
+            self.registry = HookRegistry()
+        checks.register(check_hooks_setting)
+        setting_changed.connect(_rewire, dispatch_uid="regstack_django.rewire")
+        try:
+            wiring.connect_settings_handlers()
+        except ImproperlyConfigured:
+            if not _running_check_command():
+                raise
+            # 'manage.py check' reports the same problems, with their ids.
+
+
+def _running_check_command() -> bool:
+    """Whether this process is 'manage.py check' / 'django-admin check'."""
+    return len(sys.argv) > 1 and sys.argv[1] == "check"
+
+
+def _rewire(*, setting: str, **kwargs: Any) -> None:
+    if setting in SETTINGS:
+        from regstack_django import wiring
+
+        wiring.connect_settings_handlers()

@@ -1,0 +1,62 @@
+"""``attach()``: make a real regstack deliver its events to Django signals.
+
+regstack's routes call ``rs.hooks.fire(...)`` at each step. ``attach`` wraps
+that one registry's ``fire`` so every event first runs the handlers the
+project registered on regstack itself (``rs.on(...)``, regstack's own
+semantics), then goes to the event's Django Signal through a
+:class:`~regstack_django.registry.HookRegistry` whose ``sender`` is the
+attached ``RegStack``. Attaching is idempotent per regstack registry.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from regstack_django.registry import HookRegistry
+
+_BRIDGE_ATTRIBUTE = "_regstack_django_bridge"
+_lock = threading.Lock()
+
+
+def attach(target: Any) -> HookRegistry:
+    """Bridge ``target`` (a ``regstack.RegStack`` or its ``HookRegistry``) to Django.
+
+    Returns the bridge registry; its ``sender`` (what receivers get as
+    ``sender``) is the RegStack, or the regstack registry when only that was
+    attached. Attaching the same RegStack twice, or a RegStack and then its
+    registry, returns the same bridge: events never fire twice.
+    """
+    try:
+        from regstack import RegStack
+        from regstack.hooks.events import HookRegistry as RegstackHookRegistry
+    except ImportError:
+        raise TypeError(
+            f"attach() takes a regstack.RegStack or its HookRegistry, not {target!r}; "
+            "regstack is not installed (pip install 'regstack-django[regstack]')."
+        ) from None
+    if isinstance(target, RegStack):
+        hooks, sender = target.hooks, target
+    elif isinstance(target, RegstackHookRegistry):
+        hooks, sender = target, target
+    else:
+        raise TypeError(
+            "attach() takes a regstack.RegStack or a regstack.hooks.events.HookRegistry, "
+            f"not {type(target).__module__}.{type(target).__qualname__}."
+        )
+    with _lock:
+        bridge: HookRegistry | None = hooks.__dict__.get(_BRIDGE_ATTRIBUTE)
+        if bridge is not None:
+            if sender is target and isinstance(target, RegStack):
+                bridge.sender = target
+            return bridge
+        bridge = HookRegistry(sender=sender)
+        regstack_fire = hooks.fire
+
+        async def fire(event: str, /, **kwargs: Any) -> None:
+            await regstack_fire(event, **kwargs)
+            await bridge.fire(event, **kwargs)
+
+        hooks.fire = fire  # type: ignore[method-assign]
+        setattr(hooks, _BRIDGE_ATTRIBUTE, bridge)
+        return bridge

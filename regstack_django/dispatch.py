@@ -1,0 +1,150 @@
+"""The dispatch loop: from one fire to every receiver of one Signal.
+
+This is the heart of the bridge. It owns the loop instead of calling Django's
+``send_robust``/``asend_robust``, because those changed between Django 5.2
+(``gather``: sync group concurrent with async receivers) and 6.1 (sync group
+first, then a ``TaskGroup`` that cancels siblings on a failure), and because
+their failure log carries ``str(err)`` on ``django.dispatch`` and crashes on a
+``functools.partial``. Here the behaviour is the same on every Django:
+
+* from synchronous code (:func:`dispatch_sync`): sync receivers run inline in
+  the caller's thread, in connection order; async receivers are then gathered
+  through ``async_to_sync``;
+* from async code (:func:`dispatch_async`): all sync receivers run in ONE
+  thread-sensitive ``sync_to_async`` hop (so the ORM works and the event loop
+  is not blocked), concurrently with the async receivers, which are gathered;
+* a receiver that raises is logged once (:func:`record_failure`) and the
+  others still run. Failures are returned to the caller, which reports them.
+
+The only private Django API read is ``Signal._live_receivers(sender)``, which
+returns ``(sync_receivers, async_receivers)`` on Django 5.0 through 6.x;
+``tests/test_dispatch_contract.py`` pins that shape on every leg.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from asgiref.sync import async_to_sync, sync_to_async
+from django.db import connections
+from django.dispatch import Signal
+
+from regstack_django.failures import ReceiverFailure, record_failure
+
+Receiver = Callable[..., Any]
+
+
+def live_receivers(signal: Signal, sender: object) -> tuple[list[Receiver], list[Receiver]]:
+    """``(sync, async)`` receivers of ``signal`` for ``sender``, in connection order."""
+    sync_receivers, async_receivers = signal._live_receivers(sender)  # noqa: SLF001
+    return sync_receivers, async_receivers
+
+
+def _run_sync_group(
+    receivers: Sequence[Receiver],
+    signal: Signal,
+    sender: object,
+    event: str,
+    kwargs: dict[str, Any],
+    failures: list[ReceiverFailure],
+) -> None:
+    for receiver in receivers:
+        try:
+            receiver(signal=signal, sender=sender, **kwargs)
+        except Exception as exc:
+            failures.append(record_failure(event, receiver, exc, kwargs))
+
+
+def _close_stale_connections() -> None:
+    """What Django's request cycle does around a request, for a worker hop.
+
+    Connections past ``CONN_MAX_AGE`` or broken are closed (and reopened on
+    next use); a connection inside a transaction is never touched, because
+    the hop may run in the caller's own thread, inside its ``atomic()``.
+    """
+    for conn in connections.all(initialized_only=True):
+        if not conn.in_atomic_block:
+            conn.close_if_unusable_or_obsolete()
+
+
+def _run_sync_group_in_worker(
+    receivers: Sequence[Receiver],
+    signal: Signal,
+    sender: object,
+    event: str,
+    kwargs: dict[str, Any],
+    failures: list[ReceiverFailure],
+) -> None:
+    _close_stale_connections()
+    try:
+        _run_sync_group(receivers, signal, sender, event, kwargs, failures)
+    finally:
+        _close_stale_connections()
+
+
+_hop = sync_to_async(_run_sync_group_in_worker, thread_sensitive=True)
+
+
+async def _guarded(
+    receiver: Receiver,
+    signal: Signal,
+    sender: object,
+    event: str,
+    kwargs: dict[str, Any],
+    failures: list[ReceiverFailure],
+) -> None:
+    try:
+        await receiver(signal=signal, sender=sender, **kwargs)
+    except Exception as exc:
+        failures.append(record_failure(event, receiver, exc, kwargs))
+
+
+async def _run_async_group(
+    receivers: Sequence[Receiver],
+    signal: Signal,
+    sender: object,
+    event: str,
+    kwargs: dict[str, Any],
+    failures: list[ReceiverFailure],
+) -> None:
+    if len(receivers) == 1:
+        # One receiver needs no gather (and no task): await it in place.
+        await _guarded(receivers[0], signal, sender, event, kwargs, failures)
+        return
+    await asyncio.gather(
+        *(_guarded(r, signal, sender, event, kwargs, failures) for r in receivers)
+    )
+
+
+def dispatch_sync(
+    signal: Signal, sender: object, event: str, kwargs: dict[str, Any]
+) -> list[ReceiverFailure]:
+    """Run every receiver from synchronous code; return the failures."""
+    failures: list[ReceiverFailure] = []
+    sync_receivers, async_receivers = live_receivers(signal, sender)
+    if sync_receivers:
+        _run_sync_group(sync_receivers, signal, sender, event, kwargs, failures)
+    if async_receivers:
+        async_to_sync(_run_async_group)(async_receivers, signal, sender, event, kwargs, failures)
+    return failures
+
+
+async def dispatch_async(
+    signal: Signal, sender: object, event: str, kwargs: dict[str, Any]
+) -> list[ReceiverFailure]:
+    """Run every receiver from async code; return the failures."""
+    failures: list[ReceiverFailure] = []
+    sync_receivers, async_receivers = live_receivers(signal, sender)
+    if sync_receivers:
+        hop = _hop(sync_receivers, signal, sender, event, kwargs, failures)
+        if async_receivers:
+            await asyncio.gather(
+                hop, _run_async_group(async_receivers, signal, sender, event, kwargs, failures)
+            )
+        else:
+            await hop
+    elif async_receivers:
+        await _run_async_group(async_receivers, signal, sender, event, kwargs, failures)
+    return failures

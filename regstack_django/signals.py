@@ -1,0 +1,174 @@
+"""One Django ``Signal`` per regstack event.
+
+Every known event is declared explicitly below so that
+``regstack_django.signals.user_registered`` is greppable, importable and typed.
+Connect to them like any Django signal, and always accept ``**kwargs``::
+
+    from django.dispatch import receiver
+    from regstack_django import signals
+
+    @receiver(signals.user_registered)
+    def welcome(sender, user, **kwargs): ...
+
+``sender`` is the object the event came from: the ``regstack.RegStack`` passed
+to :func:`regstack_django.attach` (or the regstack ``HookRegistry`` when only
+that was attached), and the :class:`regstack_django.HookRegistry` itself for
+events fired on :func:`regstack_django.get_registry`. Receivers also get
+Django's ``signal`` keyword argument.
+
+``user`` is regstack's ``BaseUser`` (a pydantic model that includes
+``hashed_password``: never log or serialise it wholesale). ``url`` is a live
+single-use credential: log ``url_without_token`` instead.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from django.dispatch import Signal
+
+from regstack_django.events import KNOWN_EVENTS
+
+# Sent when a registration needs e-mail verification (POST /register with
+# verification on, /resend-verification, admin resend). No user row exists yet.
+# Arguments: email, url (live token), url_without_token
+verification_requested = Signal()
+
+# Sent when an e-mail address is verified (POST /verify, admin promote).
+# Arguments: user
+user_verified = Signal()
+
+# Sent when an account is created without verification (POST /register with
+# verification off, or an OAuth sign-in that creates the account).
+# Arguments: user
+user_registered = Signal()
+
+# Sent after a successful password login (POST /login without MFA,
+# POST /login/mfa-confirm). Not sent for OAuth sign-in.
+# Arguments: user
+user_logged_in = Signal()
+
+# Sent on POST /logout.
+# Arguments: user
+user_logged_out = Signal()
+
+# Sent on POST /change-password.
+# Arguments: user
+password_changed = Signal()
+
+# Sent on POST /forgot-password for an existing active user.
+# Arguments: user, url (live token), url_without_token
+password_reset_requested = Signal()
+
+# Sent on POST /reset-password.
+# Arguments: user
+password_reset_completed = Signal()
+
+# Sent on POST /change-email; user still has the old address.
+# Arguments: user, new_email, url (live token), url_without_token
+email_change_requested = Signal()
+
+# Sent on POST /confirm-email-change; user has the new address.
+# Arguments: user, previous_email
+email_changed = Signal()
+
+# Sent on POST /phone/start.
+# Arguments: user, phone
+phone_setup_started = Signal()
+
+# Sent on POST /phone/confirm.
+# Arguments: user
+mfa_enabled = Signal()
+
+# Sent on POST /login when SMS second factor is on.
+# Arguments: user
+mfa_login_started = Signal()
+
+# Sent first on DELETE /phone.
+# Arguments: user
+phone_setup_disabled = Signal()
+
+# Sent second on DELETE /phone.
+# Arguments: user
+mfa_disabled = Signal()
+
+# Sent on GET /oauth/{provider}/start (mode "signin") and
+# POST /oauth/{provider}/link/start (mode "link", with user).
+# Arguments: provider, mode, user (link mode only)
+oauth_signin_started = Signal()
+
+# Sent on GET /oauth/{provider}/callback.
+# Arguments: user, provider, mode, was_new, mfa_required
+oauth_signin_completed = Signal()
+
+# Sent on a link-mode callback, after oauth_signin_completed.
+# Arguments: user, provider
+oauth_account_linked = Signal()
+
+# Sent on DELETE /oauth/{provider}/link.
+# Arguments: user, provider
+oauth_account_unlinked = Signal()
+
+# Sent on DELETE /account and admin DELETE /admin/users/{id}.
+# Arguments: user
+user_deleted = Signal()
+
+# Sent once for each receiver that raised or timed out, after the event's
+# receivers have all run. Never carries the event's arguments.
+# Arguments: event (name), receiver (dotted name), exception
+receiver_failed = Signal()
+
+_KNOWN_SIGNALS: dict[str, Signal] = {
+    "verification_requested": verification_requested,
+    "user_verified": user_verified,
+    "user_registered": user_registered,
+    "user_logged_in": user_logged_in,
+    "user_logged_out": user_logged_out,
+    "password_changed": password_changed,
+    "password_reset_requested": password_reset_requested,
+    "password_reset_completed": password_reset_completed,
+    "email_change_requested": email_change_requested,
+    "email_changed": email_changed,
+    "phone_setup_started": phone_setup_started,
+    "mfa_enabled": mfa_enabled,
+    "mfa_login_started": mfa_login_started,
+    "phone_setup_disabled": phone_setup_disabled,
+    "mfa_disabled": mfa_disabled,
+    "oauth_signin_started": oauth_signin_started,
+    "oauth_signin_completed": oauth_signin_completed,
+    "oauth_account_linked": oauth_account_linked,
+    "oauth_account_unlinked": oauth_account_unlinked,
+    "user_deleted": user_deleted,
+}
+assert frozenset(_KNOWN_SIGNALS) == KNOWN_EVENTS  # noqa: S101 - a typo here is a bug
+
+_custom_signals: dict[str, Signal] = {}
+_custom_lock = threading.Lock()
+
+
+def signal_for(event: str) -> Signal:
+    """Return the Signal for ``event``, creating one for a custom name once.
+
+    Known events return their module attribute. A custom name gets one Signal on
+    first use and the same object ever after, also when two threads ask at once.
+    """
+    try:
+        return _KNOWN_SIGNALS[event]
+    except KeyError:
+        pass
+    if not isinstance(event, str) or not event:
+        raise TypeError(f"An event name must be a non-empty str, not {event!r}.")
+    with _custom_lock:
+        signal = _custom_signals.get(event)
+        if signal is None:
+            signal = _custom_signals[event] = Signal()
+        return signal
+
+
+def custom_events() -> frozenset[str]:
+    """The custom event names that have a Signal so far."""
+    with _custom_lock:
+        return frozenset(_custom_signals)
+
+
+__all__ = [*sorted(_KNOWN_SIGNALS), "custom_events", "receiver_failed", "signal_for"]

@@ -1,0 +1,91 @@
+"""Connect the handlers named in ``REGSTACK_HOOKS`` to their Signals.
+
+Called by ``AppConfig.ready()`` and again whenever ``REGSTACK_HOOKS`` changes
+(``override_settings``). Each entry is connected with a ``dispatch_uid`` and the
+previous wiring is disconnected first, so running it again never connects a
+handler twice. Handlers with options get a small adapter (a ``timeout``, or
+background delivery) that is held strongly and named after the user's handler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+
+from regstack_django.checks import as_text
+from regstack_django.conf import HOOKS_SETTING
+from regstack_django.failures import NAME_ATTRIBUTE, ReceiverTimeout
+from regstack_django.handlers import HandlerSpec, parse_hooks_setting
+from regstack_django.signals import signal_for
+
+
+@dataclass(frozen=True)
+class Connection:
+    """One settings entry as connected: what ``manage.py regstack_hooks`` lists."""
+
+    spec: HandlerSpec
+    receiver: Callable[..., Any]
+
+
+_lock = threading.Lock()
+_connections: list[Connection] = []
+
+
+def settings_connections() -> list[Connection]:
+    """The settings entries connected right now, in setting order."""
+    with _lock:
+        return list(_connections)
+
+
+def connect_settings_handlers() -> None:
+    """(Re)connect every handler in ``REGSTACK_HOOKS``.
+
+    Raises ``ImproperlyConfigured`` listing every problem (the same words as
+    ``manage.py check``) when an entry is wrong; the valid ones stay connected.
+    """
+    parsed = parse_hooks_setting()
+    with _lock:
+        for old in _connections:
+            signal_for(old.spec.event).disconnect(dispatch_uid=old.spec.dispatch_uid)
+        _connections.clear()
+        for spec in parsed.specs:
+            receiver = _receiver_for(spec)
+            signal_for(spec.event).connect(receiver, weak=False, dispatch_uid=spec.dispatch_uid)
+            _connections.append(Connection(spec=spec, receiver=receiver))
+    if parsed.errors:
+        lines = "\n".join(f"  {as_text(p)}" for p in parsed.errors)
+        raise ImproperlyConfigured(f"The {HOOKS_SETTING} setting is invalid:\n{lines}")
+
+
+def _receiver_for(spec: HandlerSpec) -> Callable[..., Any]:
+    if spec.background:
+        from regstack_django.background import background_receiver
+
+        return background_receiver(spec)
+    if spec.timeout is not None:
+        return _with_timeout(spec.handler, spec.path, spec.timeout)
+    return spec.handler
+
+
+def _with_timeout(handler: Callable[..., Any], path: str, seconds: float) -> Callable[..., Any]:
+    """Wrap an async receiver so it is cancelled after ``seconds``."""
+
+    async def receiver(signal: object, sender: object, **kwargs: Any) -> None:
+        budget = asyncio.timeout(seconds)
+        try:
+            async with budget:
+                await handler(signal=signal, sender=sender, **kwargs)
+        except TimeoutError:
+            if budget.expired():
+                raise ReceiverTimeout(
+                    f"{path} ran past its timeout of {seconds:g}s and was cancelled."
+                ) from None
+            raise
+
+    setattr(receiver, NAME_ATTRIBUTE, path)
+    return receiver

@@ -1,0 +1,59 @@
+"""Handlers that tests name by dotted path in REGSTACK_HOOKS.
+
+Each records its call in ``CALLS`` (event, handler name, kwargs) so a test can
+look at what ran; ``reset()`` clears it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+CALLS: list[tuple[str, str, dict[str, Any]]] = []
+
+
+def reset() -> None:
+    CALLS.clear()
+
+
+def _record(name: str, sender: object, kwargs: dict[str, Any]) -> None:
+    signal = kwargs.pop("signal", None)
+    CALLS.append((getattr(signal, "regstack_event", "?"), name, {"sender": sender, **kwargs}))
+
+
+def record_sync(sender: object, **kwargs: Any) -> None:
+    _record("record_sync", sender, kwargs)
+
+
+async def record_async(sender: object, **kwargs: Any) -> None:
+    _record("record_async", sender, kwargs)
+
+
+def record_with_user(sender: object, user: object, **kwargs: Any) -> None:
+    _record("record_with_user", sender, {"user": user, **kwargs})
+
+
+async def slow_async(sender: object, **kwargs: Any) -> None:
+    await asyncio.sleep(5)
+    _record("slow_async", sender, kwargs)
+
+
+def raises(sender: object, **kwargs: Any) -> None:
+    raise RuntimeError("tests.hooks.raises always fails")
+
+
+def no_kwargs(sender: object) -> None:
+    """Cannot be a receiver: Django passes signal= and the event's kwargs."""
+
+
+def positional_only(sender: object, /, **kwargs: Any) -> None:
+    """Cannot be a receiver: Django passes sender by keyword."""
+
+
+class CallableHandler:
+    def __call__(self, sender: object, **kwargs: Any) -> None:
+        _record("CallableHandler", sender, kwargs)
+
+
+callable_instance = CallableHandler()
+NOT_CALLABLE = 42

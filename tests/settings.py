@@ -1,0 +1,26 @@
+"""Minimal settings for the test suite (fixtures live in tests/conftest.py)."""
+
+from __future__ import annotations
+
+import importlib.util
+
+SECRET_KEY = "regstack-django-tests"
+DEBUG = False
+USE_TZ = True
+INSTALLED_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "regstack_django",
+    "tests.testapp",
+]
+DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Django 6.0+ ships django.tasks; on 5.2 the django_tasks backport stands in.
+TASKS_PACKAGE = "django.tasks" if importlib.util.find_spec("django.tasks") else "django_tasks"
+if TASKS_PACKAGE == "django_tasks":
+    INSTALLED_APPS.append("django_tasks")
+TASKS = {"default": {"BACKEND": f"{TASKS_PACKAGE}.backends.immediate.ImmediateBackend"}}
+
+# Receiver failures in this suite are asserted on, not raised.
+REGSTACK_HOOKS_RAISE_ERRORS = False
