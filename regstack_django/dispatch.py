@@ -31,7 +31,7 @@ from asgiref.sync import async_to_sync, sync_to_async
 from django.db import connections
 from django.dispatch import Signal
 
-from regstack_django.failures import ReceiverFailure, record_failure
+from regstack_django.failures import ReceiverFailure, logger, record_failure
 
 Receiver = Callable[..., Any]
 
@@ -65,8 +65,14 @@ def _close_stale_connections() -> None:
     the hop may run in the caller's own thread, inside its ``atomic()``.
     """
     for conn in connections.all(initialized_only=True):
-        if not conn.in_atomic_block:
+        if conn.in_atomic_block:
+            continue
+        try:
             conn.close_if_unusable_or_obsolete()
+        except Exception:
+            # Checking needs the database (autocommit state); if that fails the
+            # receivers' own queries will report it. Dispatch goes on.
+            logger.debug("Could not check connection %r before/after a hop.", conn.alias)
 
 
 def _run_sync_group_in_worker(

@@ -99,20 +99,27 @@ def _redact(text: str, secrets: list[str]) -> str:
 
 
 def _loggable(exc: BaseException, kwargs: Mapping[str, Any]) -> BaseException:
-    """``exc`` itself, or a stand-in without secrets if its text quotes one."""
+    """``exc`` itself, or a stand-in chain without secrets if any text quotes one."""
     secrets = _secrets_in(kwargs)
     if not secrets:
         return exc
     chain = _chain(exc)
-    texts = [_safe_str(e) for e in chain]
-    if not any(secret in text for text in texts for secret in secrets):
+    if not any(secret in _safe_str(e) for e in chain for secret in secrets):
         return exc
-    stand_in = RedactedReceiverError(
-        f"{type(exc).__module__}.{type(exc).__qualname__}: {_redact(texts[0], secrets)}"
-    )
-    stand_in.__traceback__ = exc.__traceback__
-    stand_in.__suppress_context__ = True
-    return stand_in
+    # Rebuild the whole chain (cause/context links and tracebacks kept), with
+    # every message redacted; the receiver's own exceptions are not touched.
+    stand_ins = [
+        RedactedReceiverError(
+            f"{type(e).__module__}.{type(e).__qualname__}: {_redact(_safe_str(e), secrets)}"
+        ).with_traceback(e.__traceback__)
+        for e in chain
+    ]
+    for original, stand_in, following in zip(chain, stand_ins, stand_ins[1:], strict=False):
+        if original.__cause__ is not None:
+            stand_in.__cause__ = following
+        else:
+            stand_in.__context__ = following
+    return stand_ins[0]
 
 
 def _safe_str(exc: BaseException) -> str:

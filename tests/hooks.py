@@ -57,3 +57,11 @@ class CallableHandler:
 
 callable_instance = CallableHandler()
 NOT_CALLABLE = 42
+
+
+class FailingHandler:
+    def __call__(self, sender: object, **kwargs: Any) -> None:
+        raise RuntimeError("tests.hooks.failing_instance always fails")
+
+
+failing_instance = FailingHandler()

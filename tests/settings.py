@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import tempfile
 
 SECRET_KEY = "regstack-django-tests"
 DEBUG = False
@@ -13,7 +15,17 @@ INSTALLED_APPS = [
     "regstack_django",
     "tests.testapp",
 ]
-DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+# A file, not ":memory:": sync receivers run in worker threads, and the
+# connection tests need close() to really close (in-memory SQLite ignores it).
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": "regstack_django_tests",
+        "TEST": {
+            "NAME": os.path.join(tempfile.gettempdir(), f"regstack_django_tests_{os.getpid()}.db")
+        },
+    }
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Django 6.0+ ships django.tasks; on 5.2 the django_tasks backport stands in.

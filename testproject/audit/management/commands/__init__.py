@@ -1,0 +1,3 @@
+"""Management commands of the audit app (``regstack_demo``)."""
+
+from __future__ import annotations

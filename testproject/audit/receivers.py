@@ -1,0 +1,57 @@
+"""``@receiver`` functions: the usual Django way to react to regstack's events.
+
+Connected when :class:`~testproject.audit.apps.AuditConfig` is ready. The
+three events recorded by :mod:`testproject.audit.hooks` (wired through the
+``REGSTACK_HOOKS`` setting instead) are left out here, so every event makes
+exactly one ``AuditEvent`` row.
+
+``record_event`` is a plain synchronous function using the ORM: regstack fires
+from its async FastAPI routes, and ``regstack_django`` runs sync receivers
+through a thread-sensitive ``sync_to_async`` hop, so this is safe there.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.dispatch import Signal, receiver
+
+from regstack_django import signals
+from testproject.audit.records import record
+
+logger = logging.getLogger(__name__)
+
+#: Recorded by a ``@receiver`` here; the rest are in settings.REGSTACK_HOOKS.
+RECEIVER_EVENTS = (
+    "verification_requested",
+    "user_verified",
+    "user_registered",
+    "password_reset_requested",
+    "password_reset_completed",
+    "email_change_requested",
+    "email_changed",
+    "phone_setup_started",
+    "mfa_enabled",
+    "mfa_login_started",
+    "phone_setup_disabled",
+    "mfa_disabled",
+    "oauth_signin_started",
+    "oauth_signin_completed",
+    "oauth_account_linked",
+    "oauth_account_unlinked",
+    "user_deleted",
+)
+_EVENT_OF_SIGNAL: dict[Signal, str] = {getattr(signals, name): name for name in RECEIVER_EVENTS}
+
+
+@receiver(list(_EVENT_OF_SIGNAL), dispatch_uid="testproject.audit.record_event")
+def record_event(sender: object, signal: Signal, **kwargs: Any) -> None:
+    """Save an ``AuditEvent`` for any of :data:`RECEIVER_EVENTS`."""
+    record(_EVENT_OF_SIGNAL[signal], sender, kwargs)
+
+
+@receiver(signals.user_deleted, dispatch_uid="testproject.audit.log_deletion")
+async def log_deletion(sender: object, user: Any, **kwargs: Any) -> None:
+    """An async receiver: runs on regstack's event loop, next to the sync ones."""
+    logger.info("regstack deleted the account of user id %s", user.id)

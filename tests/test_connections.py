@@ -1,0 +1,108 @@
+"""Database connections around the thread hop behave as in Django's request cycle."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync, sync_to_async
+from django.db import connection, connections, transaction
+
+from regstack_django import HookRegistry, signals
+from tests.testapp.models import Delivery
+from tests.utils import connected
+
+
+@pytest.mark.django_db
+def test_a_hop_into_the_callers_transaction_never_closes_its_connection(
+    registry: HookRegistry,
+) -> None:
+    seen: list[bool] = []
+
+    def write(sender: object, **kwargs: Any) -> None:
+        seen.append(connection.in_atomic_block)
+        Delivery.objects.create(event="user_registered", receiver="write")
+
+    with transaction.atomic():
+        raw_before = connection.connection
+        with connected(signals.user_registered, write):
+            # sync view -> async code -> fire -> thread-sensitive hop back here
+            async_to_sync(registry.fire)("user_registered", user="u")
+        assert connection.connection is raw_before
+        assert Delivery.objects.count() == 1
+    assert seen == [True]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(("max_age", "closed"), [(0, True), (None, False)])
+async def test_conn_max_age_is_honoured_for_the_worker_connection(
+    registry: HookRegistry, monkeypatch: pytest.MonkeyPatch, max_age: int | None, closed: bool
+) -> None:
+    closes: list[int] = []
+    wrapper_class = type(connections["default"])
+    real_close = wrapper_class.close
+
+    def spy_close(self: Any) -> None:
+        closes.append(threading.get_ident())
+        real_close(self)
+
+    monkeypatch.setattr(wrapper_class, "close", spy_close)
+    worker: list[int] = []
+
+    def write(sender: object, **kwargs: Any) -> None:
+        Delivery.objects.create(event="user_registered", receiver="write")
+        worker.append(threading.get_ident())
+
+    # CONN_MAX_AGE is per database: every thread's wrapper shares this dict.
+    monkeypatch.setitem(connections["default"].settings_dict, "CONN_MAX_AGE", max_age)
+    with connected(signals.user_registered, write):
+        # close_at is computed when a connection opens: start from a fresh one.
+        await sync_to_async(lambda: connections["default"].close(), thread_sensitive=True)()
+        closes.clear()
+        await registry.fire("user_registered", user="u")
+    # CONN_MAX_AGE=0 closes after the receivers, as after a request;
+    # persistent connections (None) stay open for the next hop.
+    assert (worker[0] in closes) is closed
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_broken_connection_is_dropped_even_with_a_long_conn_max_age(
+    registry: HookRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    closes: list[int] = []
+    wrapper_class = type(connections["default"])
+    real_close = wrapper_class.close
+
+    def spy_close(self: Any) -> None:
+        closes.append(threading.get_ident())
+        real_close(self)
+
+    monkeypatch.setattr(wrapper_class, "close", spy_close)
+    monkeypatch.setitem(connections["default"].settings_dict, "CONN_MAX_AGE", 600)
+    worker: list[int] = []
+    rows: list[int] = []
+
+    broken: list[Any] = []
+
+    def break_it(sender: object, **kwargs: Any) -> None:
+        worker.append(threading.get_ident())
+        wrapper = connections["default"]
+        wrapper.ensure_connection()
+        wrapper.errors_occurred = True
+        wrapper.is_usable = lambda: False
+        broken.append(wrapper)
+
+    def write(sender: object, **kwargs: Any) -> None:
+        Delivery.objects.create(event="user_registered", receiver="write")
+        rows.append(Delivery.objects.count())
+
+    with connected(signals.user_logged_out, break_it):
+        await registry.fire("user_logged_out", user="u")
+    vars(broken[0]).pop("is_usable")
+    # A connection that saw errors and fails its health check is closed
+    # (and reopened on next use), as Django's request cycle does.
+    assert worker[0] in closes
+    with connected(signals.user_registered, write):
+        await registry.fire("user_registered", user="u")
+    assert rows == [1]

@@ -1,0 +1,42 @@
+"""The 20 events: names, signals, and agreement with regstack itself."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.dispatch import Signal
+
+import regstack_django
+from regstack_django import signals
+from regstack_django.events import EVENT_ARGUMENTS, KNOWN_EVENTS
+
+
+def test_known_events_is_a_frozenset_of_twenty_names() -> None:
+    assert isinstance(regstack_django.KNOWN_EVENTS, frozenset)
+    assert len(KNOWN_EVENTS) == 20
+
+
+def test_known_events_equal_regstacks_own_set() -> None:
+    events = pytest.importorskip("regstack.hooks.events")
+    assert set(events.KNOWN_EVENTS) == KNOWN_EVENTS
+
+
+@pytest.mark.parametrize("event", sorted(KNOWN_EVENTS))
+def test_each_known_event_has_a_module_level_signal(event: str) -> None:
+    signal = getattr(signals, event)
+    assert isinstance(signal, Signal)
+    assert signals.signal_for(event) is signal
+
+
+def test_receiver_failed_is_a_signal_but_not_an_event() -> None:
+    assert isinstance(signals.receiver_failed, Signal)
+    assert "receiver_failed" not in KNOWN_EVENTS
+
+
+def test_every_event_documents_its_arguments_in_the_signals_module() -> None:
+    source = Path(signals.__file__).read_text(encoding="utf-8")
+    for event, (required, optional) in EVENT_ARGUMENTS.items():
+        block = source.split(f"\n{event} = Signal()")[0].rsplit("\n\n", 1)[-1]
+        for argument in (*required, *optional):
+            assert argument in block, f"{event}: {argument} missing from its comment"
