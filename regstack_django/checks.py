@@ -72,7 +72,9 @@ ALL_IDS = frozenset(HINTS)
 def problem(code: str, msg: str, **hint_args: Any) -> CheckMessage:
     """The check message for ``code``; the hint is filled from ``hint_args``."""
     cls = Warning if code in WARNINGS else Error
-    return cls(msg, hint=HINTS[code].format(**hint_args), id=code)
+    # Only hints with placeholders are templates; the others quote dict literals.
+    hint = HINTS[code].format(**hint_args) if hint_args else HINTS[code]
+    return cls(msg, hint=hint, id=code)
 
 
 def as_text(message: CheckMessage) -> str:

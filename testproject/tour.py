@@ -331,6 +331,32 @@ def build_fastapi_app(rs: RegStack) -> FastAPI:
     return app
 
 
+#: How often each of the 20 events fires during one :func:`run_tour`.
+EXPECTED_COUNTS: dict[str, int] = {
+    "verification_requested": 1,
+    "user_verified": 1,
+    "user_registered": 1,  # the OAuth sign-in that creates an account
+    # first login, after the reset, after the email change, MFA confirm, admin
+    "user_logged_in": 5,
+    "user_logged_out": 1,  # the admin
+    "password_changed": 1,
+    "password_reset_requested": 1,
+    "password_reset_completed": 1,
+    "email_change_requested": 1,
+    "email_changed": 1,
+    "phone_setup_started": 1,
+    "mfa_enabled": 1,
+    "mfa_login_started": 1,
+    "phone_setup_disabled": 1,
+    "mfa_disabled": 1,
+    "oauth_signin_started": 2,  # signin, link
+    "oauth_signin_completed": 2,  # signin, link
+    "oauth_account_linked": 1,
+    "oauth_account_unlinked": 1,
+    "user_deleted": 2,  # the admin deletes the OAuth user; the main user deletes themself
+}
+
+
 class TourStep(NamedTuple):
     """One HTTP request of the tour (the path carries no query string, so no secrets)."""
 

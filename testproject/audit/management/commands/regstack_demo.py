@@ -1,0 +1,285 @@
+"""``manage.py regstack_demo``: serve Django + regstack, fire all 20 events, show what Django saw.
+
+What a new user should see in one command, end to end and over real HTTP:
+
+1. uvicorn serves the composed ASGI app (:mod:`testproject.asgi`: Django plus
+   regstack's FastAPI app) in this process, on this event loop;
+2. a Tasks worker (``manage.py db_worker``) runs as a subprocess, so the
+   background welcome e-mail is delivered the way production would deliver it;
+3. :func:`testproject.tour.run_tour` drives regstack's JSON API so that every
+   regstack event fires (the tour must share this process and event loop: it
+   reads regstack's in-memory e-mail and SMS outboxes);
+4. the ``AuditEvent`` rows the Django receivers wrote are printed, and the
+   command waits (bounded) for the worker to deliver the welcome e-mail;
+5. with ``--serve`` (or on a terminal, unless ``--tour-only``) it keeps
+   serving until Ctrl-C; otherwise it stops the server and the worker cleanly.
+
+The ORM is only called from async code through ``sync_to_async``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+from django.utils import timezone
+
+from testproject.audit.models import AuditEvent
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+WELCOME_HANDLER = "testproject.audit.hooks.send_welcome_email"
+WORKER_WAIT_SECONDS = 15.0
+STARTUP_TIMEOUT_SECONDS = 30.0
+
+
+class Command(BaseCommand):
+    help = (
+        "Serve Django and regstack together, drive regstack over HTTP so that all 20 of "
+        "its events fire, and print each event as the Django side recorded it."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--port", type=int, default=8000, help="Port on 127.0.0.1 (0: any free port)."
+        )
+        mode = parser.add_mutually_exclusive_group()
+        mode.add_argument(
+            "--serve",
+            action="store_true",
+            help="Keep serving after the tour until Ctrl-C (the default on a terminal).",
+        )
+        mode.add_argument(
+            "--tour-only",
+            action="store_true",
+            help="Stop the server and the worker after the tour, even on a terminal.",
+        )
+        parser.add_argument(
+            "--email",
+            help="The tour's main address (default: a fresh demo+<timestamp>@example.com).",
+        )
+        parser.add_argument(
+            "--no-worker",
+            action="store_true",
+            help="Do not start 'manage.py db_worker' (the welcome e-mail stays queued).",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        self._require_migrations()
+        serve = options["serve"] or (sys.stdin.isatty() and not options["tour_only"])
+        email = options["email"] or f"demo+{time.strftime('%Y%m%d-%H%M%S')}@example.com"
+        try:
+            asyncio.run(self._main(options["port"], email, serve, not options["no_worker"]))
+        except KeyboardInterrupt:
+            self.stdout.write("\nStopped.")
+        except SystemExit as exc:  # uvicorn exits when the app's lifespan fails
+            raise CommandError(f"The server stopped during start-up (exit code {exc.code}).") from None
+
+    def _require_migrations(self) -> None:
+        executor = MigrationExecutor(connection)
+        if executor.migration_plan(executor.loader.graph.leaf_nodes()):
+            raise CommandError(
+                "The database has unapplied migrations: run 'python manage.py migrate' first."
+            )
+
+    async def _main(self, port: int, email: str, serve: bool, with_worker: bool) -> None:
+        import httpx
+        import uvicorn
+
+        from testproject.asgi import application
+        from testproject.regstack_site import get_regstack
+        from testproject.tour import run_tour
+
+        sock = _bind(port)
+        port = sock.getsockname()[1]
+        base = f"http://127.0.0.1:{port}"
+        server = uvicorn.Server(
+            uvicorn.Config(application, lifespan="on", log_level="warning")
+        )
+        server_task = asyncio.create_task(server.serve(sockets=[sock]), name="uvicorn")
+        worker: asyncio.subprocess.Process | None = None
+        relay: asyncio.Task[None] | None = None
+        try:
+            await _wait_started(server, server_task)
+            self.stdout.write(f"Serving Django + regstack at {base}/ (regstack API under "
+                              f"{settings.REGSTACK['api_prefix']}/)")
+            if with_worker:
+                worker, relay = await self._start_worker()
+            since_id = await _last_event_id()
+            tour_started = timezone.now()
+            self.stdout.write(self.style.MIGRATE_HEADING(f"\nTour as {email}:"))
+            async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+                await run_tour(client, get_regstack(), email=email, say=self._say)
+            await self._print_events(since_id)
+            if with_worker:
+                await self._report_welcome_email(tour_started)
+            if serve:
+                self._print_urls(base)
+                await server_task
+            else:
+                self.stdout.write("\nTour finished; stopping the server and the worker.")
+        finally:
+            server.should_exit = True
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(asyncio.shield(server_task), timeout=10)
+            if worker is not None:
+                await _stop(worker)
+            if relay is not None:
+                with contextlib.suppress(BaseException):
+                    await asyncio.wait_for(relay, timeout=5)
+
+    def _say(self, line: str) -> None:
+        self.stdout.write(f"  {line}")
+
+    async def _start_worker(self) -> tuple[asyncio.subprocess.Process, asyncio.Task[None]]:
+        """``manage.py db_worker`` in its own session (Ctrl-C here must not hit it twice)."""
+        manage = Path(settings.BASE_DIR) / "manage.py"
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        worker = await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(manage),
+            "db_worker",
+            "--no-reload",
+            "--no-startup-delay",
+            "--interval",
+            "0.2",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+        self.stdout.write(f"Started the Tasks worker (manage.py db_worker, pid {worker.pid}).")
+        return worker, asyncio.create_task(self._relay(worker), name="worker-output")
+
+    async def _relay(self, worker: asyncio.subprocess.Process) -> None:
+        """Show the worker's output (its console e-mail backend prints there), prefixed."""
+        assert worker.stdout is not None
+        async for raw in worker.stdout:
+            self.stdout.write(f"  worker | {raw.decode(errors='replace').rstrip()}")
+
+    async def _print_events(self, since_id: int) -> None:
+        rows = await _events_after(since_id)
+        self.stdout.write(
+            self.style.MIGRATE_HEADING(f"\nWhat the Django side recorded ({len(rows)} AuditEvent rows):")
+        )
+        for row in rows:
+            details = " ".join(f"{key}={value}" for key, value in row.details.items())
+            self.stdout.write(
+                f"  {row.created_at:%H:%M:%S.%f}"[:-3]
+                + f"  {row.event:<24} {row.email or '-':<44} {details}".rstrip()
+            )
+        counted = {row.event for row in rows}
+        self.stdout.write(f"  {len(counted)} distinct events.")
+
+    async def _report_welcome_email(self, since: datetime) -> None:
+        deadline = time.monotonic() + WORKER_WAIT_SECONDS
+        status = None
+        while time.monotonic() < deadline:
+            status = await _welcome_task_status(since)
+            if status in {"SUCCESSFUL", "FAILED"}:
+                break
+            await asyncio.sleep(0.2)
+        if status == "SUCCESSFUL":
+            self.stdout.write(
+                self.style.SUCCESS(
+                    "\nThe Tasks worker delivered the welcome e-mail (background handler "
+                    f"{WELCOME_HANDLER} on user_verified): task SUCCESSFUL."
+                )
+            )
+        elif status is None:
+            self.stdout.write(self.style.WARNING("\nNo welcome e-mail task was enqueued."))
+        else:
+            self.stdout.write(
+                self.style.WARNING(
+                    f"\nThe welcome e-mail task is {status} after {WORKER_WAIT_SECONDS:g}s "
+                    "(see the worker output above)."
+                )
+            )
+
+    def _print_urls(self, base: str) -> None:
+        prefix = settings.REGSTACK["api_prefix"]
+        self.stdout.write(
+            self.style.MIGRATE_HEADING("\nStill serving; press Ctrl-C to stop.")
+            + f"\n  audit page:    {base}/"
+            + f"\n  Django admin:  {base}/admin/"
+            + f"\n  regstack API:  {base}{prefix}/ (e.g. POST {base}{prefix}/register)"
+        )
+
+
+def _bind(port: int) -> socket.socket:
+    """Listen on 127.0.0.1:``port`` ourselves, so ``--port 0`` learns its port race-free."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(("127.0.0.1", port))
+    except OSError as exc:
+        sock.close()
+        raise CommandError(
+            f"Cannot listen on 127.0.0.1:{port} ({exc.strerror}); try --port 0 for a free port."
+        ) from None
+    sock.set_inheritable(True)
+    return sock
+
+
+async def _wait_started(server: Any, server_task: asyncio.Task[None]) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+    while not server.started:
+        if server_task.done():
+            server_task.result()  # re-raises why it stopped
+            raise CommandError("The server stopped before it started serving.")
+        if time.monotonic() > deadline:
+            raise CommandError(f"The server did not start within {STARTUP_TIMEOUT_SECONDS:g}s.")
+        await asyncio.sleep(0.05)
+
+
+async def _stop(worker: asyncio.subprocess.Process) -> None:
+    """SIGTERM (the worker finishes its current task), then wait; kill if it hangs."""
+    if worker.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            worker.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(worker.wait(), timeout=10)
+        except TimeoutError:
+            worker.kill()
+            await worker.wait()
+
+
+@sync_to_async
+def _last_event_id() -> int:
+    last = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first()
+    return last or 0
+
+
+@sync_to_async
+def _events_after(since_id: int) -> list[AuditEvent]:
+    return list(AuditEvent.objects.filter(id__gt=since_id).order_by("id"))
+
+
+@sync_to_async
+def _welcome_task_status(since: datetime) -> str | None:
+    from django_tasks_db.models import DBTaskResult
+
+    result = (
+        DBTaskResult.objects.filter(
+            enqueued_at__gte=since - timedelta(seconds=1),
+            args_kwargs__kwargs__handler=WELCOME_HANDLER,
+        )
+        .order_by("-enqueued_at")
+        .values_list("status", flat=True)
+        .first()
+    )
+    return None if result is None else str(result)

@@ -1,0 +1,233 @@
+"""The testproject end to end: a real regstack, the composed ASGI app, Django receivers.
+
+Proves what the demo claims: one tour over HTTP fires all 20 regstack events,
+each lands as exactly one ``AuditEvent`` row (whether connected by
+``@receiver`` or through ``REGSTACK_HOOKS``), no live-token URL or password
+hash reaches the database, a log record, the audit page or the admin, and the
+project's commands work as a new user would run them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.asgi import get_asgi_application
+from django.test import AsyncClient
+
+from regstack_django import KNOWN_EVENTS, signals
+from regstack_django.asgi import compose
+from testproject.audit.models import AuditEvent
+from testproject.regstack_site import build_regstack
+from testproject.tour import build_fastapi_app, run_tour
+from tests.test_tour_bare_regstack import EXPECTED_COUNTS
+
+if TYPE_CHECKING:
+    from regstack import RegStack
+
+REPO = Path(__file__).resolve().parents[2]
+TOKEN_EVENTS = ("verification_requested", "password_reset_requested", "email_change_requested")
+# regstack's console e-mail backend is the dev stand-in for sending the mail:
+# it logs each message body (the link with its token) at DEBUG on this logger.
+# That is regstack "delivering" the e-mail, not a leak by the Django side.
+CONSOLE_MAIL_LOGGER = "regstack.email.console"
+
+
+@pytest.fixture
+def rs(tmp_path: Path) -> RegStack:
+    """A regstack on its own tmp_path database, attached like the site's."""
+    return build_regstack(database_url=f"sqlite+aiosqlite:///{tmp_path / 'rs.db'}?timeout=30")
+
+
+class Secrets:
+    """Every token URL and password hash the events carried during a test."""
+
+    def __init__(self) -> None:
+        self.urls: list[str] = []
+        self.hashes: set[str] = set()
+
+    def collect(self, sender: object, signal: object, **kwargs: Any) -> None:
+        if "url" in kwargs:
+            self.urls.append(kwargs["url"])
+        user = kwargs.get("user")
+        if user is not None:
+            self.hashes.add(user.hashed_password)
+
+    def tokens(self) -> list[str]:
+        found = []
+        for url in self.urls:
+            (token,) = parse_qs(urlsplit(url).query)["token"]
+            found.append(token)
+        return found
+
+    def assert_absent(self, text: str, where: str) -> None:
+        assert self.urls, "no token URL was seen: the check would prove nothing"
+        for url, token in zip(self.urls, self.tokens(), strict=True):
+            assert url not in text, f"a live token URL is in {where}"
+            assert token not in text, f"a live token is in {where}"
+        for hashed in self.hashes:
+            assert hashed not in text, f"a password hash is in {where}"
+        assert "$argon2" not in text, f"an argon2 hash is in {where}"
+
+
+@pytest.fixture
+def secrets() -> Any:
+    collector = Secrets()
+    uid = "tests.project.secrets"
+    for event in KNOWN_EVENTS:
+        signals.signal_for(event).connect(collector.collect, weak=False, dispatch_uid=uid)
+    yield collector
+    for event in KNOWN_EVENTS:
+        signals.signal_for(event).disconnect(dispatch_uid=uid)
+
+
+def _logged_text(caplog: pytest.LogCaptureFixture) -> str:
+    formatter = logging.Formatter("%(name)s %(levelname)s %(message)s")
+    return "\n".join(
+        f"{formatter.format(r)}\n{r.__dict__!r}"
+        for r in caplog.records
+        if r.name != CONSOLE_MAIL_LOGGER
+    )
+
+
+@sync_to_async
+def _recorded_rows() -> list[dict[str, Any]]:
+    return list(AuditEvent.objects.values())
+
+
+@sync_to_async
+def _queued_payloads() -> list[Any]:
+    from django_tasks_db.models import DBTaskResult
+
+    return list(DBTaskResult.objects.values_list("args_kwargs", flat=True))
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_tour_records_every_event_exactly_once_and_no_secret(
+    rs: RegStack, secrets: Secrets, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    for name in ("regstack_django", "testproject", "regstack", "django"):
+        caplog.set_level(logging.DEBUG, logger=name)
+    fastapi_app = build_fastapi_app(rs)
+    app = compose(get_asgi_application(), fastapi_app, prefix=settings.REGSTACK["api_prefix"])
+    lines: list[str] = []
+
+    async with fastapi_app.router.lifespan_context(fastapi_app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            result = await run_tour(client, rs, email="alice@example.com", say=lines.append)
+            audit_page = await client.get("/")
+
+    rows = await _recorded_rows()
+    assert set(EXPECTED_COUNTS) == KNOWN_EVENTS
+    assert Counter(row["event"] for row in rows) == EXPECTED_COUNTS
+    assert {row["sender"] for row in rows} == {"regstack.app.RegStack"}
+    verified = next(row for row in rows if row["event"] == "user_verified")
+    assert (verified["user_id"], verified["email"]) == (result.main_user_id, "alice@example.com")
+    phone = next(row for row in rows if row["event"] == "phone_setup_started")
+    assert phone["details"] == {"phone": "+*******0123"}
+    assert len(secrets.urls) == 3
+
+    # The background welcome e-mail was queued once, without secrets.
+    payloads = await _queued_payloads()
+    assert len(payloads) == 1
+    assert payloads[0]["kwargs"]["handler"] == "testproject.audit.hooks.send_welcome_email"
+
+    admin = await sync_to_async(get_user_model().objects.create_superuser)(
+        "admin", "admin@example.com", "pw"
+    )
+    django_client = AsyncClient()
+    await django_client.aforce_login(admin)
+    changelist = await django_client.get("/admin/audit/auditevent/")
+    searched = await django_client.get("/admin/audit/auditevent/", {"q": "alice"})
+    filtered = await django_client.get("/admin/audit/auditevent/", {"event": "user_logged_in"})
+    for response in (audit_page, changelist, searched, filtered):
+        assert response.status_code == 200
+    assert "email_change_requested" in audit_page.text
+    assert "user_logged_in" in changelist.text
+    assert "5 audit events" in filtered.text
+
+    secrets.assert_absent(repr(rows), "the AuditEvent rows")
+    secrets.assert_absent(repr(payloads), "the queued task payload")
+    secrets.assert_absent(_logged_text(caplog), "a log record")
+    secrets.assert_absent("\n".join(lines), "the tour's output")
+    secrets.assert_absent(audit_page.text, "the audit page")
+    for response in (changelist, searched, filtered):
+        secrets.assert_absent(response.content.decode(), "the admin changelist")
+
+
+def _manage(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(REPO / "manage.py"), *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@pytest.fixture
+def project_env(tmp_path: Path) -> dict[str, str]:
+    """The environment of a fresh demo machine, with both SQLite files in tmp_path."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DJANGO_", "REGSTACK_", "TESTPROJECT_"))
+    }
+    env.update(
+        DJANGO_SETTINGS_MODULE="testproject.settings",
+        TESTPROJECT_VAR_DIR=str(tmp_path / "var"),
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def test_manage_py_check_passes(project_env: dict[str, str]) -> None:
+    done = _manage("check", env=project_env)
+    assert done.returncode == 0, done.stderr
+    assert "System check identified no issues" in done.stdout
+
+
+def test_production_settings_need_the_jwt_secret(project_env: dict[str, str]) -> None:
+    production = {**project_env, "DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": "x" * 50}
+    done = _manage("check", env=production)
+    assert done.returncode != 0
+    assert "django.core.exceptions.ImproperlyConfigured" in done.stderr
+    assert "REGSTACK_JWT_SECRET is not set" in done.stderr
+
+    configured = {**production, "REGSTACK_JWT_SECRET": "s" * 40, "DJANGO_ALLOWED_HOSTS": "a.test"}
+    done = _manage("check", env=configured)
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.slow
+def test_demo_command_runs_the_tour_end_to_end(project_env: dict[str, str]) -> None:
+    migrated = _manage("migrate", "--noinput", env=project_env)
+    assert migrated.returncode == 0, migrated.stderr
+
+    done = _manage("regstack_demo", "--tour-only", "--port", "0", env=project_env, timeout=300)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+
+    recorded = output.split("What the Django side recorded", 1)[1]
+    events = Counter(re.findall(r"^\s+\d\d:\d\d:\d\d\.\d{3}\s+(\w+)", recorded, re.MULTILINE))
+    assert events == EXPECTED_COUNTS
+    assert "Subject: Welcome to the regstack demo" in output  # the worker's console e-mail
+    assert "The Tasks worker delivered the welcome e-mail" in output
+    assert "Tour finished; stopping the server and the worker." in output
+    assert "$argon2" not in output
