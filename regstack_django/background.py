@@ -17,6 +17,7 @@ task, so the backend's retries and failure records apply.
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from typing import Any
 
 from asgiref.sync import async_to_sync, iscoroutinefunction, sync_to_async
@@ -56,21 +57,23 @@ def _defer_if_in_transaction(task: Any, arguments: dict[str, Any]) -> bool:
 _defer_from_async = sync_to_async(_defer_if_in_transaction, thread_sensitive=True)
 
 
-def _task_for(spec: HandlerSpec) -> Any:
-    options = {
-        name: value
-        for name in ("queue_name", "priority", "backend")
-        if (value := getattr(spec, name)) is not None
-    }
-    return deliver.using(**options) if options else deliver
+TASK_OPTIONS = ("queue_name", "priority", "backend")
+
+
+def task_with_options(options: Mapping[str, Any]) -> Any:
+    """:data:`deliver` with an entry's Tasks options; the backend validates them."""
+    chosen = {name: options[name] for name in TASK_OPTIONS if options.get(name) is not None}
+    return deliver.using(**chosen) if chosen else deliver
 
 
 def background_receiver(spec: HandlerSpec) -> Any:
     """The receiver that enqueues ``spec``'s handler instead of running it."""
 
+    options = {name: getattr(spec, name) for name in TASK_OPTIONS}
+
     async def receiver(signal: object, sender: object, **kwargs: Any) -> None:
         payload = encode(spec.event, sender, kwargs, include_secrets=spec.include_secrets)
-        task = _task_for(spec)
+        task = task_with_options(options)
         arguments = {"handler": spec.path, "payload": payload}
         if spec.on_commit and await _defer_from_async(task, arguments):
             return

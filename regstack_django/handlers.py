@@ -309,4 +309,4 @@ def _check_applicability(
                 )
             )
     if background:
-        problems.extend(tasks_compat.background_problems(where, path, options.get("backend")))
+        problems.extend(tasks_compat.background_problems(where, path, options))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 from functools import cache
 from types import ModuleType
+from typing import Any
 
 from django.conf import settings
 from django.core.checks import CheckMessage
@@ -38,8 +39,13 @@ def backend_aliases() -> list[str]:
     return sorted(configured) if configured else ["default"]
 
 
-def background_problems(where: str, path: str, backend: str | None) -> list[CheckMessage]:
-    """What stops ``path`` from running in the background, as check messages."""
+def background_problems(where: str, path: str, options: dict[str, Any]) -> list[CheckMessage]:
+    """What stops ``path`` from running in the background, as check messages.
+
+    Beyond the alias, the backend itself judges the task options (a queue it
+    does not serve, a priority it does not support), so a mistake shows at
+    start-up rather than as a failed enqueue on every event.
+    """
     if tasks_module() is None:
         return [
             problem(
@@ -49,11 +55,25 @@ def background_problems(where: str, path: str, backend: str | None) -> list[Chec
             )
         ]
     aliases = backend_aliases()
+    backend = options.get("backend")
     if backend is not None and backend not in aliases:
         return [
             problem(
                 checks.E011,
                 f"{where} ({path!r}) names the Tasks backend {backend!r}, which is not in TASKS.",
+                aliases=", ".join(repr(a) for a in aliases),
+            )
+        ]
+    from regstack_django.background import task_with_options
+
+    try:
+        task_with_options(options)
+    except Exception as exc:
+        return [
+            problem(
+                checks.E011,
+                f"{where} ({path!r}): the Tasks backend refuses these options "
+                f"({type(exc).__name__}: {exc}).",
                 aliases=", ".join(repr(a) for a in aliases),
             )
         ]

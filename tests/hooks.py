@@ -65,3 +65,12 @@ class FailingHandler:
 
 
 failing_instance = FailingHandler()
+
+
+def record_background(sender: object, **kwargs: Any) -> None:
+    """A background handler: runs in the Tasks worker with JSON kwargs."""
+    _record("record_background", sender, kwargs)
+
+
+def raises_in_worker(sender: object, **kwargs: Any) -> None:
+    raise RuntimeError("background handler failed")

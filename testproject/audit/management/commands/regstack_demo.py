@@ -87,7 +87,9 @@ class Command(BaseCommand):
         except KeyboardInterrupt:
             self.stdout.write("\nStopped.")
         except SystemExit as exc:  # uvicorn exits when the app's lifespan fails
-            raise CommandError(f"The server stopped during start-up (exit code {exc.code}).") from None
+            raise CommandError(
+                f"The server stopped during start-up (exit code {exc.code})."
+            ) from None
 
     def _require_migrations(self) -> None:
         executor = MigrationExecutor(connection)
@@ -107,16 +109,16 @@ class Command(BaseCommand):
         sock = _bind(port)
         port = sock.getsockname()[1]
         base = f"http://127.0.0.1:{port}"
-        server = uvicorn.Server(
-            uvicorn.Config(application, lifespan="on", log_level="warning")
-        )
+        server = uvicorn.Server(uvicorn.Config(application, lifespan="on", log_level="warning"))
         server_task = asyncio.create_task(server.serve(sockets=[sock]), name="uvicorn")
         worker: asyncio.subprocess.Process | None = None
         relay: asyncio.Task[None] | None = None
         try:
             await _wait_started(server, server_task)
-            self.stdout.write(f"Serving Django + regstack at {base}/ (regstack API under "
-                              f"{settings.REGSTACK['api_prefix']}/)")
+            self.stdout.write(
+                f"Serving Django + regstack at {base}/ (regstack API under "
+                f"{settings.REGSTACK['api_prefix']}/)"
+            )
             if with_worker:
                 worker, relay = await self._start_worker()
             since_id = await _last_event_id()
@@ -174,7 +176,9 @@ class Command(BaseCommand):
     async def _print_events(self, since_id: int) -> None:
         rows = await _events_after(since_id)
         self.stdout.write(
-            self.style.MIGRATE_HEADING(f"\nWhat the Django side recorded ({len(rows)} AuditEvent rows):")
+            self.style.MIGRATE_HEADING(
+                f"\nWhat the Django side recorded ({len(rows)} AuditEvent rows):"
+            )
         )
         for row in rows:
             details = " ".join(f"{key}={value}" for key, value in row.details.items())
