@@ -46,9 +46,9 @@ E012 = "regstack_django.E012"
 W001 = "regstack_django.W001"
 
 HINTS: dict[str, str] = {
-    E001: 'Use a dict such as {"user_registered": ["myapp.hooks.on_registered"]}.',
-    E002: 'Give each event a list: {"user_registered": ["myapp.hooks.on_registered"]}.',
-    E003: 'Use "myapp.hooks.on_registered" or {"handler": "myapp.hooks.on_registered", ...}.',
+    E001: 'Use a dict such as {{"user_registered": ["myapp.hooks.on_registered"]}}.',
+    E002: 'Give each event a list: {{"user_registered": ["myapp.hooks.on_registered"]}}.',
+    E003: 'Use "myapp.hooks.on_registered" or {{"handler": "myapp.hooks.on_registered", ...}}.',
     E004: "Check the dotted path for typos, and that its module imports without errors.",
     E005: "Point the path at a function (or another callable), not at a module or a value.",
     E006: "Write the handler as 'def handler(sender, **kwargs)' (or 'async def').",
@@ -72,9 +72,7 @@ ALL_IDS = frozenset(HINTS)
 def problem(code: str, msg: str, **hint_args: Any) -> CheckMessage:
     """The check message for ``code``; the hint is filled from ``hint_args``."""
     cls = Warning if code in WARNINGS else Error
-    # Only hints with placeholders are templates; the others quote dict literals.
-    hint = HINTS[code].format(**hint_args) if hint_args else HINTS[code]
-    return cls(msg, hint=hint, id=code)
+    return cls(msg, hint=HINTS[code].format(**hint_args), id=code)
 
 
 def as_text(message: CheckMessage) -> str:

@@ -27,6 +27,21 @@ REDACTED = "[REDACTED]"
 NAME_ATTRIBUTE = "regstack_django_name"
 
 
+#: Names given to receivers connected from settings (keyed by ``id``; wiring
+#: holds those receivers strongly, so an id cannot be reused while listed).
+#: A settings entry is then named by its dotted path wherever it is reported.
+_given_names: dict[int, str] = {}
+
+
+def give_name(receiver: object, name: str) -> None:
+    """Report ``receiver`` as ``name`` (wiring calls this for settings entries)."""
+    _given_names[id(receiver)] = name
+
+
+def forget_name(receiver: object) -> None:
+    _given_names.pop(id(receiver), None)
+
+
 class ReceiverTimeout(TimeoutError):
     """An async receiver ran past the ``timeout`` set for it in settings."""
 
@@ -60,7 +75,7 @@ def receiver_name(receiver: object) -> str:
 
 
 def _name(receiver: object) -> str:
-    explicit = getattr(receiver, NAME_ATTRIBUTE, None)
+    explicit = getattr(receiver, NAME_ATTRIBUTE, None) or _given_names.get(id(receiver))
     if isinstance(explicit, str):
         return explicit
     if isinstance(receiver, functools.partial):

@@ -18,8 +18,7 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 
 from regstack_django.checks import as_text
-from regstack_django.conf import HOOKS_SETTING
-from regstack_django.failures import NAME_ATTRIBUTE, ReceiverTimeout
+from regstack_django.failures import NAME_ATTRIBUTE, ReceiverTimeout, forget_name, give_name
 from regstack_django.handlers import HandlerSpec, parse_hooks_setting
 from regstack_django.signals import signal_for
 
@@ -52,14 +51,16 @@ def connect_settings_handlers() -> None:
     with _lock:
         for old in _connections:
             signal_for(old.spec.event).disconnect(dispatch_uid=old.spec.dispatch_uid)
+            forget_name(old.receiver)
         _connections.clear()
         for spec in parsed.specs:
             receiver = _receiver_for(spec)
+            give_name(receiver, spec.path)
             signal_for(spec.event).connect(receiver, weak=False, dispatch_uid=spec.dispatch_uid)
             _connections.append(Connection(spec=spec, receiver=receiver))
     if parsed.errors:
         lines = "\n".join(f"  {as_text(p)}" for p in parsed.errors)
-        raise ImproperlyConfigured(f"The {HOOKS_SETTING} setting is invalid:\n{lines}")
+        raise ImproperlyConfigured(f"regstack_django settings are invalid:\n{lines}")
 
 
 def _receiver_for(spec: HandlerSpec) -> Callable[..., Any]:

@@ -9,6 +9,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from regstack_django import KNOWN_EVENTS
+from regstack_django.signals import signal_for
+
 CALLS: list[tuple[str, str, dict[str, Any]]] = []
 
 
@@ -18,7 +21,8 @@ def reset() -> None:
 
 def _record(name: str, sender: object, kwargs: dict[str, Any]) -> None:
     signal = kwargs.pop("signal", None)
-    CALLS.append((getattr(signal, "regstack_event", "?"), name, {"sender": sender, **kwargs}))
+    event = next((e for e in KNOWN_EVENTS if signal_for(e) is signal), "?")
+    CALLS.append((event, name, {"sender": sender, **kwargs}))
 
 
 def record_sync(sender: object, **kwargs: Any) -> None:

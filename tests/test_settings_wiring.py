@@ -220,11 +220,6 @@ def test_timeout_also_cancels_a_slow_handler_fired_from_sync_code(
     assert "tests.hooks.slow_async" in record.getMessage()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a settings entry that fails is reported by __module__.__qualname__ "
-    "(tests.hooks.FailingHandler), not by its settings path as a timeout entry is",
-)
 def test_failing_settings_entry_is_reported_by_its_settings_path(registry: HookRegistry) -> None:
     reports: list[dict[str, Any]] = []
 
