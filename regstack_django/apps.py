@@ -37,9 +37,13 @@ class RegstackDjangoConfig(AppConfig):
             # 'manage.py check' reports the same problems, with their ids.
 
 
+#: Commands that report a broken REGSTACK_HOOKS themselves, with check ids.
+_REPORTING_COMMANDS = frozenset({"check", "regstack_hooks"})
+
+
 def _running_check_command() -> bool:
-    """Whether this process is 'manage.py check' / 'django-admin check'."""
-    return len(sys.argv) > 1 and sys.argv[1] == "check"
+    """Whether this process is 'manage.py check' or 'manage.py regstack_hooks'."""
+    return len(sys.argv) > 1 and sys.argv[1] in _REPORTING_COMMANDS
 
 
 def _rewire(*, setting: str, **kwargs: Any) -> None:

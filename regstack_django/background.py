@@ -17,7 +17,7 @@ task, so the backend's retries and failure records apply.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from asgiref.sync import async_to_sync, iscoroutinefunction, sync_to_async
@@ -31,8 +31,12 @@ from regstack_django.signals import signal_for
 from regstack_django.tasks_compat import tasks_module
 
 
-def _deliver(handler: str, payload: dict[str, Any]) -> None:
-    """Worker side: call ``handler`` with the decoded event (raises on failure)."""
+def deliver(handler: str, payload: dict[str, Any]) -> None:
+    """Worker side: call ``handler`` with the decoded event (raises on failure).
+
+    Decorated as a task below under its own name: workers find a task by the
+    function's dotted path, which must lead back to the Task object.
+    """
     event, sender, kwargs = decode(payload)
     func = import_string(handler)
     call = async_to_sync(func) if iscoroutinefunction(func) else func
@@ -40,10 +44,8 @@ def _deliver(handler: str, payload: dict[str, Any]) -> None:
 
 
 _tasks = tasks_module()
-if _tasks is None:  # pragma: no cover - background entries are refused at start-up
-    deliver: Any = None
-else:
-    deliver = _tasks.task(_deliver)
+if _tasks is not None:  # else background entries are refused at start-up (E010)
+    deliver = _tasks.task(deliver)
 
 
 def _defer_if_in_transaction(task: Any, arguments: dict[str, Any]) -> bool:
@@ -63,12 +65,12 @@ TASK_OPTIONS = ("queue_name", "priority", "backend")
 def task_with_options(options: Mapping[str, Any]) -> Any:
     """:data:`deliver` with an entry's Tasks options; the backend validates them."""
     chosen = {name: options[name] for name in TASK_OPTIONS if options.get(name) is not None}
-    return deliver.using(**chosen) if chosen else deliver
+    task: Any = deliver  # a Task once decorated; mypy sees the function
+    return task.using(**chosen) if chosen else task
 
 
-def background_receiver(spec: HandlerSpec) -> Any:
+def background_receiver(spec: HandlerSpec) -> Callable[..., Any]:
     """The receiver that enqueues ``spec``'s handler instead of running it."""
-
     options = {name: getattr(spec, name) for name in TASK_OPTIONS}
 
     async def receiver(signal: object, sender: object, **kwargs: Any) -> None:

@@ -57,6 +57,6 @@ def attach(target: Any) -> HookRegistry:
             await regstack_fire(event, **kwargs)
             await bridge.fire(event, **kwargs)
 
-        hooks.fire = fire  # type: ignore[method-assign]
+        hooks.fire = fire
         setattr(hooks, _BRIDGE_ATTRIBUTE, bridge)
         return bridge

@@ -38,7 +38,7 @@ Receiver = Callable[..., Any]
 
 def live_receivers(signal: Signal, sender: object) -> tuple[list[Receiver], list[Receiver]]:
     """``(sync, async)`` receivers of ``signal`` for ``sender``, in connection order."""
-    sync_receivers, async_receivers = signal._live_receivers(sender)  # noqa: SLF001
+    sync_receivers, async_receivers = signal._live_receivers(sender)
     return sync_receivers, async_receivers
 
 
@@ -119,9 +119,7 @@ async def _run_async_group(
         # One receiver needs no gather (and no task): await it in place.
         await _guarded(receivers[0], signal, sender, event, kwargs, failures)
         return
-    await asyncio.gather(
-        *(_guarded(r, signal, sender, event, kwargs, failures) for r in receivers)
-    )
+    await asyncio.gather(*(_guarded(r, signal, sender, event, kwargs, failures) for r in receivers))
 
 
 def dispatch_sync(

@@ -65,4 +65,4 @@ EVENT_ARGUMENTS: Final[dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
     "oauth_account_unlinked": (("user", "provider"), ()),
     "user_deleted": (("user",), ()),
 }
-assert frozenset(EVENT_ARGUMENTS) == KNOWN_EVENTS  # noqa: S101
+assert frozenset(EVENT_ARGUMENTS) == KNOWN_EVENTS

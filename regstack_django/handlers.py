@@ -100,7 +100,9 @@ def parse_hooks_setting() -> ParsedHooks:
     for event, entries in raw.items():
         if not isinstance(event, str) or not event:
             parsed.problems.append(
-                problem(checks.E001, f"{HOOKS_SETTING} has a key {event!r} that is not an event name.")
+                problem(
+                    checks.E001, f"{HOOKS_SETTING} has a key {event!r} that is not an event name."
+                )
             )
             continue
         if event not in KNOWN_EVENTS:
@@ -234,7 +236,9 @@ def _import_handler(
         return None
     if not callable(handler):
         problems.append(
-            problem(checks.E005, f"{where} {path!r} is not callable (it is {type(handler).__name__}).")
+            problem(
+                checks.E005, f"{where} {path!r} is not callable (it is {type(handler).__name__})."
+            )
         )
         return None
     return handler  # type: ignore[no-any-return]
@@ -275,9 +279,7 @@ def _check_applicability(
 ) -> None:
     why = signature_problem(handler, event)
     if why is not None:
-        problems.append(
-            problem(checks.E006, f"{where} {path!r} cannot be a receiver: {why}.")
-        )
+        problems.append(problem(checks.E006, f"{where} {path!r} cannot be a receiver: {why}."))
     background = options.get("background") is True
     if not background:
         for name in BACKGROUND_ONLY:

@@ -30,6 +30,9 @@ Handler = Callable[..., Awaitable[None] | None]
 
 _RESERVED = ("sender", "signal")
 
+#: Marks the adapters ``on()`` connects, for ``manage.py regstack_hooks``.
+SOURCE_ATTRIBUTE = "regstack_django_source"
+
 Observer = Callable[[str, object, dict[str, Any]], bool]
 
 #: Called with ``(event, sender, kwargs)`` before every fire, receivers or not;
@@ -93,7 +96,7 @@ class HookRegistry:
         Raises ``RuntimeError`` before any receiver runs if this thread has a
         running event loop: there, ``await fire(...)`` is the right call.
         """
-        if asyncio._get_running_loop() is not None:  # noqa: SLF001 - public in asyncio.__all__
+        if asyncio._get_running_loop() is not None:
             raise RuntimeError(
                 f"HookRegistry.fire_sync({event!r}) was called from a thread with a running "
                 f"event loop; use 'await registry.fire({event!r}, ...)' in async code."
@@ -148,7 +151,7 @@ def _kwargs_only(handler: Handler) -> Callable[..., Any]:
     if iscoroutinefunction(handler):
 
         async def receiver(sender: object, signal: object = None, **kwargs: Any) -> None:
-            await handler(**kwargs)  # type: ignore[misc]
+            await handler(**kwargs)
 
     else:
 
@@ -156,4 +159,5 @@ def _kwargs_only(handler: Handler) -> Callable[..., Any]:
             handler(**kwargs)
 
     setattr(receiver, NAME_ATTRIBUTE, receiver_name(handler))
+    setattr(receiver, SOURCE_ATTRIBUTE, "registry.on")
     return receiver

@@ -140,7 +140,7 @@ _KNOWN_SIGNALS: dict[str, Signal] = {
     "oauth_account_unlinked": oauth_account_unlinked,
     "user_deleted": user_deleted,
 }
-assert frozenset(_KNOWN_SIGNALS) == KNOWN_EVENTS  # noqa: S101 - a typo here is a bug
+assert frozenset(_KNOWN_SIGNALS) == KNOWN_EVENTS
 
 _custom_signals: dict[str, Signal] = {}
 _custom_lock = threading.Lock()

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.checks import CheckMessage
 from django.core.exceptions import ImproperlyConfigured
 
 from regstack_django.checks import as_text
@@ -59,8 +60,13 @@ def connect_settings_handlers() -> None:
             signal_for(spec.event).connect(receiver, weak=False, dispatch_uid=spec.dispatch_uid)
             _connections.append(Connection(spec=spec, receiver=receiver))
     if parsed.errors:
-        lines = "\n".join(f"  {as_text(p)}" for p in parsed.errors)
-        raise ImproperlyConfigured(f"regstack_django settings are invalid:\n{lines}")
+        raise ImproperlyConfigured(invalid_settings_message(parsed.errors))
+
+
+def invalid_settings_message(errors: list[CheckMessage]) -> str:
+    """The start-up error text: every problem, worded as ``manage.py check`` words it."""
+    lines = "\n".join(f"  {as_text(p)}" for p in errors)
+    return f"regstack_django settings are invalid:\n{lines}"
 
 
 def _receiver_for(spec: HandlerSpec) -> Callable[..., Any]:

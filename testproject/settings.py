@@ -39,7 +39,7 @@ def _env_flag(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-def _required_in_production(name: str, development_default: str) -> str:
+def _required_in_production(name: str, development_default: str, what: str) -> str:
     """The variable's value; the development default only when DEBUG is on."""
     value = os.environ.get(name, "")
     if value:
@@ -47,15 +47,17 @@ def _required_in_production(name: str, development_default: str) -> str:
     if DEBUG:
         return development_default
     raise ImproperlyConfigured(
-        f"The environment variable {name} is not set. It is required when "
-        f"DJANGO_DEBUG is off; development defaults apply only with DEBUG on."
+        f"The environment variable {name} is not set: set it to {what}. It is required "
+        "when DJANGO_DEBUG is off (development defaults apply only with DEBUG on)."
     )
 
 
 DEBUG = _env_flag("DJANGO_DEBUG", default=True)
 
 SECRET_KEY = _required_in_production(
-    "DJANGO_SECRET_KEY", "django-insecure-testproject-development-key-not-for-production"
+    "DJANGO_SECRET_KEY",
+    "django-insecure-testproject-development-key-not-for-production",
+    "a long random string (Django's SECRET_KEY)",
 )
 ALLOWED_HOSTS = (
     ["127.0.0.1", "localhost", "testserver"]
@@ -144,9 +146,10 @@ REGSTACK = {
     # per hash), so concurrent requests hold SQLite's write lock long enough that
     # other writes fail with "database is locked" unless they wait for it.
     "database_url": f"sqlite+aiosqlite:///{VAR_DIR / 'regstack.sqlite3'}?timeout=30",
-    # regstack signs its session JWTs with this (at least 32 characters).
     "jwt_secret": _required_in_production(
-        "REGSTACK_JWT_SECRET", "regstack-django-testproject-dev-jwt-secret-not-for-production"
+        "REGSTACK_JWT_SECRET",
+        "regstack-django-testproject-dev-jwt-secret-not-for-production",
+        "a random string of at least 32 characters (regstack signs its session tokens with it)",
     ),
 }
 

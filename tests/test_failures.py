@@ -200,9 +200,7 @@ def test_a_failing_receiver_failed_receiver_is_logged_and_not_sent_again(
 
 @override_settings(REGSTACK_HOOKS_RAISE_ERRORS=True)
 @pytest.mark.parametrize("fire", ["sync", "async"])
-async def test_fail_loud_raises_after_every_receiver_ran(
-    registry: HookRegistry, fire: str
-) -> None:
+async def test_fail_loud_raises_after_every_receiver_ran(registry: HookRegistry, fire: str) -> None:
     log: list[str] = []
     with (
         connected(signals.user_logged_in, broken, _ran(log, "after"), broken_async),

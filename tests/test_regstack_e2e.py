@@ -17,24 +17,21 @@ from typing import Any
 import httpx
 import pytest
 from django.test import override_settings
+from regstack import RegStack
+from regstack.models.user import BaseUser
 
-pytest.importorskip("regstack")
-
-from regstack import RegStack  # noqa: E402
-from regstack.models.user import BaseUser  # noqa: E402
-
-import regstack_django  # noqa: E402
-from regstack_django import KNOWN_EVENTS, attach, signals  # noqa: E402
-from regstack_django.events import EVENT_ARGUMENTS  # noqa: E402
-from testproject.tour import (  # noqa: E402
+import regstack_django
+from regstack_django import KNOWN_EVENTS, attach, signals
+from regstack_django.events import EVENT_ARGUMENTS
+from testproject.tour import (
     EXPECTED_COUNTS,
     build_fastapi_app,
     build_tour_config,
     build_tour_regstack,
     run_tour,
 )
-from tests.testapp.models import Delivery  # noqa: E402
-from tests.utils import bridge_errors, connected  # noqa: E402
+from tests.testapp.models import Delivery
+from tests.utils import bridge_errors, connected
 
 Recorded = list[tuple[str, object, dict[str, Any]]]
 

@@ -256,3 +256,40 @@ async def test_capture_sees_events_from_a_real_attached_regstack(tmp_path: Path)
     assert record.kwargs["email"] == "ada@example.com"
     assert set(record.kwargs) == {"email", "url", "url_without_token"}
     assert ran == [], "muted() let a receiver of the real regstack's event run"
+
+
+def broken_mailer(sender: object, **kwargs: Any) -> None:
+    raise RuntimeError("the mail server is down")
+
+
+@pytest.mark.regstack
+@pytest.mark.usefixtures("regstack_fail_loud")
+async def test_fail_loud_fails_a_real_regstack_request_naming_the_receiver(
+    tmp_path: Path,
+) -> None:
+    pytest.importorskip("regstack")
+    import httpx
+
+    import regstack_django
+    from testproject.tour import build_fastapi_app, build_tour_config, build_tour_regstack
+
+    rs = build_tour_regstack(build_tour_config(f"sqlite+aiosqlite:///{tmp_path}/rs.db"))
+    app = build_fastapi_app(rs)
+    regstack_django.attach(rs)
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://testserver") as client,
+    ):
+        with (
+            connected(signals.verification_requested, broken_mailer),
+            pytest.raises(ExceptionGroup) as raised,
+        ):
+            await client.post(
+                "/api/auth/register",
+                json={"email": "ada@example.com", "password": "a-long-password-1"},
+            )
+
+    assert f"{__name__}.broken_mailer" in str(raised.value)
+    assert "'verification_requested'" in str(raised.value)
+    assert [type(e) for e in raised.value.exceptions] == [RuntimeError]

@@ -28,9 +28,7 @@ def connected(event: str | Signal, *receivers: Callable[..., Any]) -> Iterator[N
 
 def bridge_errors(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
     """The ERROR records our logger wrote."""
-    return [
-        r for r in caplog.records if r.name == "regstack_django" and r.levelno == logging.ERROR
-    ]
+    return [r for r in caplog.records if r.name == "regstack_django" and r.levelno == logging.ERROR]
 
 
 def every_logged_text(caplog: pytest.LogCaptureFixture) -> str:

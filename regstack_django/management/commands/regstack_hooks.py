@@ -22,14 +22,12 @@ from asgiref.sync import iscoroutinefunction
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.dispatch import Signal
 
-from regstack_django.checks import as_text
-from regstack_django.conf import HOOKS_SETTING
 from regstack_django.events import KNOWN_EVENTS
 from regstack_django.failures import receiver_name
 from regstack_django.handlers import parse_hooks_setting
-from regstack_django.registry import _kwargs_only
+from regstack_django.registry import SOURCE_ATTRIBUTE
 from regstack_django.signals import custom_events, signal_for
-from regstack_django.wiring import settings_connections
+from regstack_django.wiring import invalid_settings_message, settings_connections
 
 Source = Literal["settings", "receiver", "registry.on"]
 
@@ -79,23 +77,8 @@ def signal_receivers(signal: Signal) -> list[Connected]:
     return found
 
 
-def _sync_handler(**kwargs: Any) -> None:
-    """Stands in for a user's handler, to learn the code of ``on()``'s adapters."""
-
-
-async def _async_handler(**kwargs: Any) -> None:
-    """As :func:`_sync_handler`, async."""
-
-
-# HookRegistry.on() connects a closure built by registry._kwargs_only; every
-# such closure shares one of these two code objects.
-_ON_ADAPTER_CODES = frozenset(
-    getattr(_kwargs_only(handler), "__code__", None) for handler in (_sync_handler, _async_handler)
-)
-
-
 def _from_registry_on(receiver: Callable[..., Any]) -> bool:
-    return getattr(receiver, "__code__", None) in _ON_ADAPTER_CODES
+    return getattr(receiver, SOURCE_ATTRIBUTE, None) == "registry.on"
 
 
 def event_rows(events: list[str]) -> list[EventRow]:
@@ -104,15 +87,17 @@ def event_rows(events: list[str]) -> list[EventRow]:
     A receiver is from settings when it is (by identity) the receiver a
     ``REGSTACK_HOOKS`` entry connected, under that entry's ``dispatch_uid``:
     the same function also connected with ``@receiver`` is listed twice, once
-    from each source.
+    from each source. ``kind`` is that of the user's handler (a background
+    entry is connected as an async adapter that enqueues it, whatever it is).
     """
-    from_settings = {id(c.receiver): c.spec for c in settings_connections()}
+    from_settings = {c.spec.dispatch_uid: c for c in settings_connections()}
     rows: list[EventRow] = []
     for event in events:
         receivers: list[ReceiverRow] = []
         for lookup_key, receiver, is_async in signal_receivers(signal_for(event)):
-            spec = from_settings.get(id(receiver))
-            if spec is not None and _uid(lookup_key) == spec.dispatch_uid:
+            connection = from_settings.get(_uid(lookup_key))
+            if connection is not None and connection.receiver is receiver:
+                spec = connection.spec
                 receivers.append(
                     {
                         "name": receiver_name(receiver),
@@ -134,7 +119,8 @@ def event_rows(events: list[str]) -> list[EventRow]:
     return rows
 
 
-def _uid(lookup_key: Any) -> object:
+def _uid(lookup_key: Any) -> Any:
+    """The ``dispatch_uid`` (or receiver id) part of a lookup key."""
     return lookup_key[0] if isinstance(lookup_key, tuple) and lookup_key else None
 
 
@@ -190,8 +176,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         errors = parse_hooks_setting().errors
         if errors:
-            lines = "\n".join(f"  {as_text(p)}" for p in errors)
-            raise CommandError(f"The {HOOKS_SETTING} setting is invalid:\n{lines}")
+            # Word for word what start-up's ImproperlyConfigured says (a test pins it).
+            raise CommandError(invalid_settings_message(errors))
         events = self._selected(options["events"])
         rows = event_rows(events)
         if options["as_json"]:

@@ -37,6 +37,7 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
+from regstack_django import KNOWN_EVENTS
 from testproject.audit.models import AuditEvent
 
 if TYPE_CHECKING:
@@ -113,6 +114,7 @@ class Command(BaseCommand):
         server_task = asyncio.create_task(server.serve(sockets=[sock]), name="uvicorn")
         worker: asyncio.subprocess.Process | None = None
         relay: asyncio.Task[None] | None = None
+        delivered = True
         try:
             await _wait_started(server, server_task)
             self.stdout.write(
@@ -124,16 +126,23 @@ class Command(BaseCommand):
             since_id = await _last_event_id()
             tour_started = timezone.now()
             self.stdout.write(self.style.MIGRATE_HEADING(f"\nTour as {email}:"))
-            async with httpx.AsyncClient(base_url=base, timeout=60) as client:
-                await run_tour(client, get_regstack(), email=email, say=self._say)
+            try:
+                async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+                    await run_tour(client, get_regstack(), email=email, say=self._say)
+            except (AssertionError, httpx.HTTPError) as exc:
+                raise CommandError(f"The tour stopped: {exc}") from exc
             await self._print_events(since_id)
             if with_worker:
-                await self._report_welcome_email(tour_started)
+                delivered = await self._report_welcome_email(tour_started)
             if serve:
                 self._print_urls(base)
-                await server_task
+                await server_task  # until Ctrl-C (or SIGTERM) stops uvicorn
+                self.stdout.write("\nStopped.")
             else:
-                self.stdout.write("\nTour finished; stopping the server and the worker.")
+                self.stdout.write(
+                    "\nTour finished; stopping the server and the worker. To browse the audit "
+                    "page and the admin, run 'python manage.py regstack_demo --serve'."
+                )
         finally:
             server.should_exit = True
             with contextlib.suppress(BaseException):
@@ -143,6 +152,8 @@ class Command(BaseCommand):
             if relay is not None:
                 with contextlib.suppress(BaseException):
                     await asyncio.wait_for(relay, timeout=5)
+        if not delivered:
+            raise CommandError("The tour ran, but the background welcome e-mail was not delivered.")
 
     def _say(self, line: str) -> None:
         self.stdout.write(f"  {line}")
@@ -186,17 +197,16 @@ class Command(BaseCommand):
                 f"  {row.created_at:%H:%M:%S.%f}"[:-3]
                 + f"  {row.event:<24} {row.email or '-':<44} {details}".rstrip()
             )
-        counted = {row.event for row in rows}
-        self.stdout.write(f"  {len(counted)} distinct events.")
+        counted = {row.event for row in rows} & KNOWN_EVENTS
+        self.stdout.write(f"  {len(counted)} of regstack's {len(KNOWN_EVENTS)} events recorded.")
 
-    async def _report_welcome_email(self, since: datetime) -> None:
+    async def _report_welcome_email(self, since: datetime) -> bool:
+        """Wait (bounded) for the worker to run the welcome e-mail task; say how it went."""
         deadline = time.monotonic() + WORKER_WAIT_SECONDS
-        status = None
-        while time.monotonic() < deadline:
-            status = await _welcome_task_status(since)
-            if status in {"SUCCESSFUL", "FAILED"}:
-                break
+        status = await _welcome_task_status(since)
+        while status not in {"SUCCESSFUL", "FAILED"} and time.monotonic() < deadline:
             await asyncio.sleep(0.2)
+            status = await _welcome_task_status(since)
         if status == "SUCCESSFUL":
             self.stdout.write(
                 self.style.SUCCESS(
@@ -204,15 +214,15 @@ class Command(BaseCommand):
                     f"{WELCOME_HANDLER} on user_verified): task SUCCESSFUL."
                 )
             )
-        elif status is None:
-            self.stdout.write(self.style.WARNING("\nNo welcome e-mail task was enqueued."))
+            return True
+        if status is None:
+            problem = "No welcome e-mail task was enqueued (see the errors above)."
+        elif status == "FAILED":
+            problem = "The welcome e-mail task FAILED in the worker (see its output above)."
         else:
-            self.stdout.write(
-                self.style.WARNING(
-                    f"\nThe welcome e-mail task is {status} after {WORKER_WAIT_SECONDS:g}s "
-                    "(see the worker output above)."
-                )
-            )
+            problem = f"The welcome e-mail task is still {status} after {WORKER_WAIT_SECONDS:g}s."
+        self.stderr.write(self.style.ERROR(f"\n{problem}"))
+        return False
 
     def _print_urls(self, base: str) -> None:
         prefix = settings.REGSTACK["api_prefix"]
