@@ -35,6 +35,9 @@ def tests(session: nox.Session, django: str) -> None:
         "-e", f".[{extras}]", _django(django), *nox.project.dependency_groups(PYPROJECT, "test")
     )
     session.run("python", "-m", "pytest", *session.posargs)
+    # The testproject's end-to-end tests need its own settings: a second run.
+    if not session.posargs:
+        session.run("python", "-m", "pytest", "tests/project", "--ds=testproject.settings")
 
 
 @nox.session(python="3.11")

@@ -326,7 +326,15 @@ def build_fastapi_app(rs: RegStack) -> FastAPI:
         finally:
             await rs.aclose()
 
-    app = FastAPI(title="regstack tour", lifespan=lifespan)
+    prefix = rs.config.api_prefix
+    # Docs live under the prefix too, so a composed app sends them to FastAPI.
+    app = FastAPI(
+        title="regstack tour",
+        lifespan=lifespan,
+        docs_url=f"{prefix}/docs",
+        openapi_url=f"{prefix}/openapi.json",
+        redoc_url=None,
+    )
     app.include_router(rs.router, prefix=rs.config.api_prefix)
     return app
 
