@@ -151,11 +151,11 @@ def signal_for(event: str) -> Signal:
 
     Known events return their module attribute. A custom name gets one Signal on
     first use and the same object ever after, also when two threads ask at once.
+    Lookups take no lock; only the first use of a custom name does.
     """
-    try:
-        return _KNOWN_SIGNALS[event]
-    except KeyError:
-        pass
+    signal = _KNOWN_SIGNALS.get(event) or _custom_signals.get(event)
+    if signal is not None:
+        return signal
     if not isinstance(event, str) or not event:
         raise TypeError(f"An event name must be a non-empty str, not {event!r}.")
     with _custom_lock:
