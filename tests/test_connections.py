@@ -14,6 +14,21 @@ from tests.testapp.models import Delivery
 from tests.utils import connected
 
 
+@pytest.fixture
+def closes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The threads in which a database connection was closed during the test."""
+    closed_in: list[int] = []
+    wrapper_class = type(connections["default"])
+    real_close = wrapper_class.close
+
+    def spy_close(self: Any) -> None:
+        closed_in.append(threading.get_ident())
+        real_close(self)
+
+    monkeypatch.setattr(wrapper_class, "close", spy_close)
+    return closed_in
+
+
 @pytest.mark.django_db
 def test_a_hop_into_the_callers_transaction_never_closes_its_connection(
     registry: HookRegistry,
@@ -37,17 +52,12 @@ def test_a_hop_into_the_callers_transaction_never_closes_its_connection(
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(("max_age", "closed"), [(0, True), (None, False)])
 async def test_conn_max_age_is_honoured_for_the_worker_connection(
-    registry: HookRegistry, monkeypatch: pytest.MonkeyPatch, max_age: int | None, closed: bool
+    registry: HookRegistry,
+    monkeypatch: pytest.MonkeyPatch,
+    closes: list[int],
+    max_age: int | None,
+    closed: bool,
 ) -> None:
-    closes: list[int] = []
-    wrapper_class = type(connections["default"])
-    real_close = wrapper_class.close
-
-    def spy_close(self: Any) -> None:
-        closes.append(threading.get_ident())
-        real_close(self)
-
-    monkeypatch.setattr(wrapper_class, "close", spy_close)
     worker: list[int] = []
 
     def write(sender: object, **kwargs: Any) -> None:
@@ -68,17 +78,8 @@ async def test_conn_max_age_is_honoured_for_the_worker_connection(
 
 @pytest.mark.django_db(transaction=True)
 async def test_a_broken_connection_is_dropped_even_with_a_long_conn_max_age(
-    registry: HookRegistry, monkeypatch: pytest.MonkeyPatch
+    registry: HookRegistry, monkeypatch: pytest.MonkeyPatch, closes: list[int]
 ) -> None:
-    closes: list[int] = []
-    wrapper_class = type(connections["default"])
-    real_close = wrapper_class.close
-
-    def spy_close(self: Any) -> None:
-        closes.append(threading.get_ident())
-        real_close(self)
-
-    monkeypatch.setattr(wrapper_class, "close", spy_close)
     monkeypatch.setitem(connections["default"].settings_dict, "CONN_MAX_AGE", 600)
     worker: list[int] = []
     rows: list[int] = []
