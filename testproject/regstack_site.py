@@ -10,6 +10,13 @@ The instance is the tour's flavour of regstack (:mod:`testproject.tour`):
 console e-mail, null SMS, every feature on, and an in-process stand-in OAuth
 provider, registered before anything reads ``rs.router`` (regstack builds its
 routes once, and mounts ``/oauth`` only if a provider exists at that moment).
+
+One switch, for measurements only: the setting ``TESTPROJECT_ATTACH_BRIDGE``
+(default ``True``) set to ``False`` builds the same site *without* calling
+``regstack_django.attach``, so regstack's events reach no Django signal. The
+load test (``benchmarks/load.py``, settings
+``testproject.settings_load_nobridge``) uses it as its "without the bridge"
+baseline; nothing else should turn it off.
 """
 
 from __future__ import annotations
@@ -40,7 +47,8 @@ def build_regstack(**overrides: Any) -> RegStack:
     options = {**settings.REGSTACK, **overrides}
     config = build_tour_config(options.pop("database_url"), **options)
     rs = build_tour_regstack(config)  # registers the stand-in OAuth provider first
-    regstack_django.attach(rs)
+    if getattr(settings, "TESTPROJECT_ATTACH_BRIDGE", True):  # False: load-test baseline only
+        regstack_django.attach(rs)
     return rs
 
 

@@ -19,6 +19,11 @@ Environment variables:
 ``TESTPROJECT_VAR_DIR``
     Where both SQLite files live (default ``testproject/var/``); tests and
     throw-away demo runs point it at a temporary directory.
+``TESTPROJECT_TASKS_BACKEND``, ``TESTPROJECT_REDIS_URL``
+    Which Tasks backend runs the background handlers: ``database`` (the
+    default), ``redis`` or ``celery`` (both Django 6.x, with the extra
+    packages of the ``scaleout`` dependency group), and the Redis server those
+    two use (default ``redis://127.0.0.1:6379/0``).
 """
 
 from __future__ import annotations
@@ -135,8 +140,52 @@ STATIC_URL = "static/"
 EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = "regstack-demo@example.com"
 
-# Background handlers are enqueued here and run by 'python manage.py db_worker'.
-TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# Background handlers are enqueued through the Tasks backend TESTPROJECT_TASKS_BACKEND
+# names (README, "Scaling out"); each has its own worker command:
+# - "database" (the default): django-tasks-db; 'python manage.py db_worker';
+# - "redis" (Django 6.x): django-tasks-redis; 'python manage.py run_redis_tasks --continuous';
+# - "celery" (Django 6.x): django-tasks-celery, Redis as the broker;
+#   'celery -A testproject.celery_app worker'.
+# The last two use the Redis server at TESTPROJECT_REDIS_URL.
+TASKS_BACKEND = os.environ.get("TESTPROJECT_TASKS_BACKEND", "").strip() or "database"
+REDIS_URL = os.environ.get("TESTPROJECT_REDIS_URL", "").strip() or "redis://127.0.0.1:6379/0"
+if TASKS_BACKEND in {"redis", "celery"} and not importlib.util.find_spec(
+    f"django_tasks_{TASKS_BACKEND}"
+):
+    raise ImproperlyConfigured(
+        f"TESTPROJECT_TASKS_BACKEND={TASKS_BACKEND} needs Django 6.x and the 'scaleout' "
+        f"dependency group (django-tasks-{TASKS_BACKEND} is not installed)."
+    )
+if TASKS_BACKEND == "database":
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+elif TASKS_BACKEND == "redis":
+    INSTALLED_APPS.append("django_tasks_redis")  # its admin pages; it has no tables
+    TASKS = {
+        "default": {
+            "BACKEND": "django_tasks_redis.RedisTaskBackend",
+            "QUEUES": [],  # any queue name
+            "OPTIONS": {"REDIS_URL": REDIS_URL},
+        }
+    }
+elif TASKS_BACKEND == "celery":
+    CELERY_BROKER_URL = REDIS_URL
+    # No result backend: nothing reads a background handler's result, and a Redis
+    # result backend subscribes to each task's result channel *in the request*; with
+    # Redis down that retries for ~15 s per event (README, "Scaling out").
+    SILENCED_SYSTEM_CHECKS = ["django_tasks_celery.W001", "django_tasks_celery.W002"]
+    TASKS = {
+        "default": {
+            "BACKEND": "django_tasks_celery.CeleryBackend",
+            "QUEUES": ["default"],
+            # The web process enqueues through this app too, not Celery's default app.
+            "OPTIONS": {"CELERY_APP": "testproject.celery_app.app"},
+        }
+    }
+else:
+    raise ImproperlyConfigured(
+        f"TESTPROJECT_TASKS_BACKEND is {TASKS_BACKEND!r}: set it to 'database' (the "
+        "default), 'redis' or 'celery'."
+    )
 
 # The regstack side: RegStackConfig fields, read by testproject.regstack_site.
 REGSTACK = {
@@ -175,3 +224,26 @@ LOGGING = {
         "testproject": {"handlers": ["console"], "level": "INFO"},
     },
 }
+
+# The delivery probe: off unless TESTPROJECT_DELIVERY_PROBE=1, so the demo is unchanged.
+# tests/project/test_worker.py turns it on in the server and worker processes it starts:
+# background handlers record each delivery as a BackgroundDelivery row (one
+# include_secrets entry shows what opting in puts in the queue), and regstack's console
+# e-mail logs its bodies, so a test driving the server over HTTP reads the token links
+# from the server's output as a user reads them from a mailbox.
+# TESTPROJECT_DELIVERY_PROBE_SECONDS makes each probe delivery sleep that long first.
+if _env_flag("TESTPROJECT_DELIVERY_PROBE", default=False):
+    DELIVERY_PROBE_SECONDS = float(os.environ.get("TESTPROJECT_DELIVERY_PROBE_SECONDS") or 0)
+    REGSTACK["email"] = {"backend": "console", "log_bodies": True}
+    LOGGING["loggers"]["regstack.email.console"] = {"handlers": ["console"], "level": "INFO"}
+    for _event in ("verification_requested", "user_verified", "user_logged_in"):
+        REGSTACK_HOOKS.setdefault(_event, []).append(
+            {"handler": "testproject.audit.hooks.record_delivery", "background": True}
+        )
+    REGSTACK_HOOKS["verification_requested"].append(
+        {
+            "handler": "testproject.audit.hooks.record_delivery_with_secrets",
+            "background": True,
+            "include_secrets": True,
+        }
+    )

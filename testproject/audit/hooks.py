@@ -8,15 +8,27 @@ at start-up (``manage.py check`` reports a bad path) and connects them.
 enqueues a task, and the Tasks worker (``manage.py db_worker``) runs it. It
 then gets ``sender`` as a string (the dotted class name of the original
 sender) and ``user`` as a dict of public fields, never ``hashed_password``.
+
+:func:`record_delivery` and :func:`record_delivery_with_secrets` are the
+opt-in *delivery probe* (``TESTPROJECT_DELIVERY_PROBE=1``; off in the demo):
+background handlers that write one ``BackgroundDelivery`` row per task run, so
+the worker tests can prove each event was handled exactly once, in the worker,
+from the JSON payload.
 """
 
 from __future__ import annotations
 
+import os
+import time
 from typing import Any
 
 from django.conf import settings
 from django.core.mail import send_mail
+from django.dispatch import Signal
 
+from regstack_django import KNOWN_EVENTS
+from regstack_django.signals import signal_for
+from testproject.audit.models import BackgroundDelivery
 from testproject.audit.records import record
 
 WELCOME_SUBJECT = "Welcome to the regstack demo"
@@ -46,3 +58,43 @@ def send_welcome_email(sender: str, user: dict[str, Any], **kwargs: Any) -> None
         settings.DEFAULT_FROM_EMAIL,
         [user["email"]],
     )
+
+
+def event_name(signal: Signal) -> str:
+    """The regstack event a handler was called for (a handler gets the Signal, not its name)."""
+    for name in KNOWN_EVENTS:
+        if signal_for(name) is signal:
+            return name
+    raise LookupError("not a regstack event signal")
+
+
+def _record_delivery(handler: str, signal: Signal, sender: object, kwargs: dict[str, Any]) -> None:
+    """Write what this task run received; sleep first, so a stop can land mid-task.
+
+    The pause (``settings.DELIVERY_PROBE_SECONDS``) comes *before* the write:
+    a worker killed during it leaves no row, which is what the SIGKILL study in
+    ``docs/background.md`` measures.
+    """
+    time.sleep(getattr(settings, "DELIVERY_PROBE_SECONDS", 0.0))
+    user = kwargs.get("user")
+    fields = user if isinstance(user, dict) else {}
+    BackgroundDelivery.objects.create(
+        event=event_name(signal),
+        handler=handler,
+        email=fields.get("email") or kwargs.get("email") or "",
+        user_id=str(fields.get("id") or ""),
+        sender=str(sender),
+        user_type=type(user).__name__ if user is not None else "",
+        kwarg_names=sorted(kwargs),
+        pid=os.getpid(),
+    )
+
+
+def record_delivery(signal: Signal, sender: object, **kwargs: Any) -> None:
+    """Delivery probe (background): record one delivery of a payload without secrets."""
+    _record_delivery("record_delivery", signal, sender, kwargs)
+
+
+def record_delivery_with_secrets(signal: Signal, sender: object, **kwargs: Any) -> None:
+    """Delivery probe (background, ``include_secrets``): the payload keeps ``url``."""
+    _record_delivery("record_delivery_with_secrets", signal, sender, kwargs)

@@ -1,0 +1,219 @@
+"""The cost of one background enqueue per event, with django-tasks-db on SQLite.
+
+Side by side, from async code (regstack fires with ``await``), on one event
+with exactly one receiver:
+
+* ``inline async``: an async no-op receiver, run in the request;
+* ``inline sync``: a sync no-op receiver (one ``sync_to_async`` thread hop);
+* ``background``: the receiver ``REGSTACK_HOOKS`` connects for
+  ``{"handler": ..., "background": True}``: it encodes the payload and
+  enqueues one task, which with ``django_tasks_db.DatabaseBackend`` is one
+  INSERT (and one commit) into the project's database;
+* ``background, one hop``: a sketch of a cheaper receiver (not shipped): the
+  same encode and enqueue, with the in-transaction check and the INSERT in a
+  single thread hop instead of two (see ``docs/background.md``).
+
+Every fire passes a user shaped like regstack's (so the payload encodes one),
+as ``user_logged_in`` does. The tasks are never run: the worker's cost is not
+the request's.
+
+It runs with the testproject's settings (``TASKS`` is its database backend)
+on a temporary ``TESTPROJECT_VAR_DIR``, created, migrated and removed here,
+and uses the shared harness: interleaved rounds, medians, paired ratios.
+
+Run: ``python -m benchmarks.enqueue [--rounds N]`` (about half a minute).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime
+import os
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmarks.harness import (
+    REPO_ROOT,
+    AsyncOp,
+    Series,
+    leg_name,
+    load_average,
+    md_table,
+    paired_ratio_quartiles,
+    setup_django,
+    text_table,
+    time_async,
+    us,
+)
+
+INLINE_ASYNC = "inline async"
+INLINE_SYNC = "inline sync"
+BACKGROUND = "background"
+ONE_HOP = "background, one hop"
+BASELINE = INLINE_ASYNC
+#: A handler the background entries name; the queued tasks are never run.
+HANDLER_PATH = "testproject.audit.hooks.record_delivery"
+
+
+@dataclass
+class FakeUser:
+    """Shaped like regstack's ``BaseUser``: the payload encoder takes its public fields."""
+
+    id: str
+    email: str
+    hashed_password: str = "$argon2id$v=19$m=65536,t=3,p=4$not-a-real-hash"
+    full_name: str | None = "Bench User"
+    phone_number: str | None = None
+    is_active: bool = True
+    is_verified: bool = True
+    is_superuser: bool = False
+    is_mfa_enabled: bool = False
+    created_at: datetime.datetime = datetime.datetime(2025, 1, 1, tzinfo=datetime.UTC)
+    updated_at: datetime.datetime = datetime.datetime(2025, 1, 1, tzinfo=datetime.UTC)
+    last_login: datetime.datetime | None = None
+
+
+USER = FakeUser(id=str(uuid.uuid4()), email="bench@example.com")
+
+
+def _one_hop_receiver(spec: Any) -> Any:
+    """The background receiver with its two thread hops folded into one (the proposal)."""
+    from asgiref.sync import sync_to_async
+
+    from regstack_django.background import _defer_if_in_transaction, task_with_options
+    from regstack_django.serialize import encode
+
+    def defer_or_enqueue(task: Any, arguments: dict[str, Any]) -> None:
+        if not _defer_if_in_transaction(task, arguments):
+            task.enqueue(**arguments)
+
+    hop = sync_to_async(defer_or_enqueue, thread_sensitive=True)
+
+    async def receiver(signal: object, sender: object, **kwargs: Any) -> None:
+        payload = encode(spec.event, sender, kwargs, include_secrets=spec.include_secrets)
+        await hop(task_with_options({}), {"handler": spec.path, "payload": payload})
+
+    return receiver
+
+
+def _contenders() -> dict[str, AsyncOp]:
+    """One custom event per contender, each with its one receiver connected."""
+    from regstack_django import HookRegistry, signals
+    from regstack_django.background import background_receiver
+    from regstack_django.handlers import HandlerSpec
+
+    async def async_noop(sender: object, **kwargs: Any) -> None:
+        return None
+
+    def sync_noop(sender: object, **kwargs: Any) -> None:
+        return None
+
+    def spec(event: str) -> HandlerSpec:
+        return HandlerSpec(
+            event=event,
+            index=0,
+            path=HANDLER_PATH,
+            handler=sync_noop,
+            is_async=False,
+            background=True,
+        )
+
+    receivers = {
+        INLINE_ASYNC: async_noop,
+        INLINE_SYNC: sync_noop,
+        BACKGROUND: background_receiver(spec("bench_enqueue_background")),
+        ONE_HOP: _one_hop_receiver(spec("bench_enqueue_one_hop")),
+    }
+    registry = HookRegistry()
+    ops: dict[str, AsyncOp] = {}
+    for name, receiver in receivers.items():
+        event = "bench_enqueue_" + name.replace(" ", "_").replace(",", "")
+        signals.signal_for(event).connect(receiver, weak=False)
+        ops[name] = _firing(registry, event)
+    return ops
+
+
+def _firing(registry: Any, event: str) -> AsyncOp:
+    fire = registry.fire
+
+    async def op(n: int) -> None:
+        for _ in range(n):
+            await fire(event, user=USER)
+
+    return op
+
+
+def _queued_rows() -> int:
+    from django_tasks_db.models import DBTaskResult
+
+    return DBTaskResult.objects.count()
+
+
+def measure(rounds: int, warmup: int, target_ms: float) -> dict[str, Series]:
+    async def run() -> dict[str, Series]:
+        return await time_async(_contenders(), rounds=rounds, warmup=warmup, target_ms=target_ms)
+
+    return asyncio.run(run())
+
+
+def report(series: dict[str, Series], rounds: int, rows: int, seconds: float) -> tuple[str, str]:
+    """The terminal table and the same as Markdown (what ``docs/background.md`` quotes)."""
+    headers = ["one fire, one receiver", "wall µs", "CPU µs", f"wall / {BASELINE} (p25-p75)"]
+    base = series[BASELINE]
+    table = []
+    for name, s in series.items():
+        q1, q2, q3 = paired_ratio_quartiles(s, base)
+        table.append([name, us(s.median_ns), us(s.cpu_median_ns), f"{q2:.1f}x ({q1:.1f}-{q3:.1f})"])
+    note = (
+        f"{leg_name()}; median of {rounds} interleaved rounds; {rows} tasks queued; "
+        f"load {load_average()}; {seconds:.1f}s"
+    )
+    return (
+        text_table(headers, table) + "\n" + note,
+        md_table(headers, table) + "\n\n" + note,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=21, help="timed rounds (default 21)")
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--target-ms", type=float, default=150.0, help="one batch lasts ~this")
+    parser.add_argument("--markdown", action="store_true", help="print the Markdown table too")
+    parser.add_argument(
+        "--tmp",
+        help="where the temporary database goes (default: the system's; try /dev/shm "
+        "to take the disk's fsync out of the figure)",
+    )
+    args = parser.parse_args(argv)
+
+    var_dir = Path(tempfile.mkdtemp(prefix="regstack-enqueue-bench-", dir=args.tmp))
+    os.environ["DJANGO_SETTINGS_MODULE"] = "testproject.settings"
+    os.environ["TESTPROJECT_VAR_DIR"] = str(var_dir)
+    os.environ.pop("TESTPROJECT_DELIVERY_PROBE", None)
+    try:
+        if str(REPO_ROOT) not in sys.path:
+            sys.path.insert(0, str(REPO_ROOT))
+        setup_django(database=True)
+        started = time.perf_counter()
+        series = measure(args.rounds, args.warmup, args.target_ms)
+        text, markdown = report(series, args.rounds, _queued_rows(), time.perf_counter() - started)
+    finally:
+        shutil.rmtree(var_dir, ignore_errors=True)
+    print(f"SQLite database in {var_dir} (removed)")
+    print(text)
+    if args.markdown:
+        print()
+        print(markdown)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
