@@ -19,6 +19,10 @@ nox.options.error_on_missing_interpreters = bool(os.environ.get("CI"))
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 LEGS = [("3.11", "5.2"), ("3.12", "6.0"), ("3.13", "6.1")]
+# The one leg that runs tests/project/test_scale_out.py (real Redis + worker
+# processes, ~90 s); every 6.x leg installs the "scaleout" group all the same.
+SCALE_OUT_LEG = ("3.13", "6.1")
+SCALE_OUT_TEST = "tests/project/test_scale_out.py"
 
 
 def _django(version: str) -> str:
@@ -31,13 +35,16 @@ def _django(version: str) -> str:
 def tests(session: nox.Session, django: str) -> None:
     """The pytest suite on one Python x Django leg."""
     extras = "regstack,tasks" if django.startswith("5.") else "regstack"
+    groups = ["test"] if django.startswith("5.") else ["test", "scaleout"]
     session.install(
-        "-e", f".[{extras}]", _django(django), *nox.project.dependency_groups(PYPROJECT, "test")
+        "-e", f".[{extras}]", _django(django), *nox.project.dependency_groups(PYPROJECT, *groups)
     )
     session.run("python", "-m", "pytest", *session.posargs)
     # The testproject's end-to-end tests need its own settings: a second run.
     if not session.posargs:
-        session.run("python", "-m", "pytest", "tests/project", "--ds=testproject.settings")
+        scale_out = (session.python, django) == SCALE_OUT_LEG
+        skip = [] if scale_out else [f"--ignore={SCALE_OUT_TEST}"]
+        session.run("python", "-m", "pytest", "tests/project", "--ds=testproject.settings", *skip)
 
 
 @nox.session(python="3.11")
@@ -49,3 +56,19 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy")
+
+
+@nox.session(python=SCALE_OUT_LEG[0])
+def scale_out_benchmark(session: nox.Session) -> None:
+    """Scale-out figures (not in the default run): ``bash scripts/test -s scale_out_benchmark``.
+
+    Deliveries per second with one and two workers, and the enqueue cost per
+    event on the database, Redis and Celery backends, into docs/scale-out.md.
+    """
+    session.install(
+        "-e",
+        ".[regstack]",
+        _django(SCALE_OUT_LEG[1]),
+        *nox.project.dependency_groups(PYPROJECT, "test", "scaleout"),
+    )
+    session.run("python", "-m", "benchmarks.scale_out", *session.posargs)
