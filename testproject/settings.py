@@ -32,6 +32,7 @@ import importlib.util
 import os
 from pathlib import Path
 
+import django
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -137,7 +138,13 @@ USE_TZ = True
 STATIC_URL = "static/"
 
 # The welcome e-mail (a background handler) is printed by the Tasks worker.
-EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+# E-mail (the background welcome message) goes to the console. Django 6.1
+# replaced EMAIL_BACKEND with MAILERS; older Djangos only know EMAIL_BACKEND.
+_CONSOLE_MAIL = "django.core.mail.backends.console.EmailBackend"
+if django.VERSION >= (6, 1):
+    MAILERS = {"default": {"BACKEND": _CONSOLE_MAIL}}
+else:
+    EMAIL_BACKEND = _CONSOLE_MAIL
 DEFAULT_FROM_EMAIL = "regstack-demo@example.com"
 
 # Background handlers are enqueued through the Tasks backend TESTPROJECT_TASKS_BACKEND
