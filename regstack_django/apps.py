@@ -28,7 +28,8 @@ class RegstackDjangoConfig(AppConfig):
         if not hasattr(self, "registry"):
             self.registry = HookRegistry()
         checks.register(check_hooks_setting)
-        setting_changed.connect(_rewire, dispatch_uid="regstack_django.rewire")
+        # weak=False: a weak connect adds a finalizer on every call, even a repeat.
+        setting_changed.connect(_rewire, weak=False, dispatch_uid="regstack_django.rewire")
         try:
             wiring.connect_settings_handlers()
         except ImproperlyConfigured:
