@@ -72,3 +72,30 @@ def scale_out_benchmark(session: nox.Session) -> None:
         *nox.project.dependency_groups(PYPROJECT, "test", "scaleout"),
     )
     session.run("python", "-m", "benchmarks.scale_out", *session.posargs)
+
+
+@nox.session
+@nox.parametrize(("python", "django"), LEGS, ids=[f"py{p}-django{d}" for p, d in LEGS])
+def benchmarks(session: nox.Session, django: str) -> None:
+    """Dispatch, request and memory benchmarks (not in the default run).
+
+    ``bash scripts/test -s benchmarks`` rewrites each leg's section of
+    docs/benchmarks.md; ``-s "benchmarks(py3.11-django5.2)"`` runs one leg.
+    """
+    extras = "regstack,tasks" if django.startswith("5.") else "regstack"
+    session.install(
+        "-e", f".[{extras}]", _django(django), *nox.project.dependency_groups(PYPROJECT, "test")
+    )
+    session.run("python", "-m", "benchmarks", *session.posargs)
+
+
+@nox.session(python="3.11")
+def load_test(session: nox.Session) -> None:
+    """The load test under uvicorn (not in the default run; about 5 minutes).
+
+    ``bash scripts/test -s load_test`` rewrites docs/load-test.md.
+    """
+    session.install(
+        "-e", ".[regstack,tasks]", _django("5.2"), *nox.project.dependency_groups(PYPROJECT, "test")
+    )
+    session.run("python", "benchmarks/load.py", "--write-doc", *session.posargs)

@@ -144,6 +144,7 @@ assert frozenset(_KNOWN_SIGNALS) == KNOWN_EVENTS
 
 _custom_signals: dict[str, Signal] = {}
 _custom_lock = threading.Lock()
+_names: dict[Signal, str] = {signal: name for name, signal in _KNOWN_SIGNALS.items()}
 
 
 def signal_for(event: str) -> Signal:
@@ -162,7 +163,21 @@ def signal_for(event: str) -> Signal:
         signal = _custom_signals.get(event)
         if signal is None:
             signal = _custom_signals[event] = Signal()
+            _names[signal] = event
         return signal
+
+
+def event_name(signal: Signal) -> str:
+    """The event ``signal`` stands for: the inverse of :func:`signal_for`.
+
+    Receivers get the Signal (Django's ``signal`` kwarg), not the event's name;
+    a receiver connected to several events uses this to tell which one fired.
+    Raises ``LookupError`` for a Signal that is not a regstack event's.
+    """
+    try:
+        return _names[signal]
+    except KeyError:
+        raise LookupError(f"{signal!r} is not the Signal of a regstack event.") from None
 
 
 def custom_events() -> frozenset[str]:
@@ -171,4 +186,10 @@ def custom_events() -> frozenset[str]:
         return frozenset(_custom_signals)
 
 
-__all__ = [*sorted(_KNOWN_SIGNALS), "custom_events", "receiver_failed", "signal_for"]
+__all__ = [
+    *sorted(_KNOWN_SIGNALS),
+    "custom_events",
+    "event_name",
+    "receiver_failed",
+    "signal_for",
+]

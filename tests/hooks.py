@@ -9,8 +9,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from regstack_django import KNOWN_EVENTS
-from regstack_django.signals import signal_for
+from regstack_django.signals import event_name
 
 CALLS: list[tuple[str, str, dict[str, Any]]] = []
 
@@ -21,8 +20,7 @@ def reset() -> None:
 
 def _record(name: str, sender: object, kwargs: dict[str, Any]) -> None:
     signal = kwargs.pop("signal", None)
-    event = next((e for e in KNOWN_EVENTS if signal_for(e) is signal), "?")
-    CALLS.append((event, name, {"sender": sender, **kwargs}))
+    CALLS.append((event_name(signal), name, {"sender": sender, **kwargs}))
 
 
 def record_sync(sender: object, **kwargs: Any) -> None:

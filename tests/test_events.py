@@ -40,3 +40,12 @@ def test_every_event_documents_its_arguments_in_the_signals_module() -> None:
         block = source.split(f"\n{event} = Signal()")[0].rsplit("\n\n", 1)[-1]
         for argument in (*required, *optional):
             assert argument in block, f"{event}: {argument} missing from its comment"
+
+
+def test_event_name_is_the_inverse_of_signal_for() -> None:
+    for event in KNOWN_EVENTS:
+        assert signals.event_name(signals.signal_for(event)) == event
+    custom = signals.signal_for("my_app_event_name_custom")
+    assert signals.event_name(custom) == "my_app_event_name_custom"
+    with pytest.raises(LookupError, match="not the Signal of a regstack event"):
+        signals.event_name(Signal())

@@ -54,8 +54,7 @@ def recording_every_event(recorded: Recorded) -> Any:
     """A Django @receiver-style recorder on all 20 signals."""
 
     def record(sender: object, signal: object, **kwargs: Any) -> None:
-        event = next(e for e in KNOWN_EVENTS if signals.signal_for(e) is signal)
-        recorded.append((event, sender, kwargs))
+        recorded.append((signals.event_name(signal), sender, kwargs))
 
     for event in KNOWN_EVENTS:
         signals.signal_for(event).connect(record, weak=False)

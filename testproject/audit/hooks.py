@@ -26,8 +26,7 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.dispatch import Signal
 
-from regstack_django import KNOWN_EVENTS
-from regstack_django.signals import signal_for
+from regstack_django.signals import event_name
 from testproject.audit.models import BackgroundDelivery
 from testproject.audit.records import record
 
@@ -58,14 +57,6 @@ def send_welcome_email(sender: str, user: dict[str, Any], **kwargs: Any) -> None
         settings.DEFAULT_FROM_EMAIL,
         [user["email"]],
     )
-
-
-def event_name(signal: Signal) -> str:
-    """The regstack event a handler was called for (a handler gets the Signal, not its name)."""
-    for name in KNOWN_EVENTS:
-        if signal_for(name) is signal:
-            return name
-    raise LookupError("not a regstack event signal")
 
 
 def _record_delivery(handler: str, signal: Signal, sender: object, kwargs: dict[str, Any]) -> None:

@@ -28,7 +28,7 @@ from typing import Any
 
 from django.conf import settings
 
-from regstack_django import KNOWN_EVENTS, signals
+from regstack_django import signals
 
 LOG_NAME = "load_probes.log"
 """The call log's file name inside ``settings.VAR_DIR``."""
@@ -59,12 +59,12 @@ def note(probe: str, event: str, kwargs: dict[str, Any]) -> None:
         os.close(fd)
 
 
-_EVENT_OF_SIGNAL: dict[object, str] = {getattr(signals, name): name for name in KNOWN_EVENTS}
-
-
-def _event(signal: object) -> str:
+def _event(signal: Any) -> str:
     """The event a Signal stands for (receivers get the Signal, not its name)."""
-    return _EVENT_OF_SIGNAL.get(signal, "unknown")
+    try:
+        return signals.event_name(signal)
+    except LookupError:
+        return "unknown"
 
 
 def tally(sender: object, signal: object = None, **kwargs: Any) -> None:

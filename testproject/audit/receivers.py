@@ -42,13 +42,15 @@ RECEIVER_EVENTS = (
     "oauth_account_unlinked",
     "user_deleted",
 )
-_EVENT_OF_SIGNAL: dict[Signal, str] = {getattr(signals, name): name for name in RECEIVER_EVENTS}
 
 
-@receiver(list(_EVENT_OF_SIGNAL), dispatch_uid="testproject.audit.record_event")
+@receiver(
+    [signals.signal_for(name) for name in RECEIVER_EVENTS],
+    dispatch_uid="testproject.audit.record_event",
+)
 def record_event(sender: object, signal: Signal, **kwargs: Any) -> None:
     """Save an ``AuditEvent`` for any of :data:`RECEIVER_EVENTS`."""
-    record(_EVENT_OF_SIGNAL[signal], sender, kwargs)
+    record(signals.event_name(signal), sender, kwargs)
 
 
 @receiver(signals.user_deleted, dispatch_uid="testproject.audit.log_deletion")
