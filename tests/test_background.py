@@ -20,8 +20,10 @@ from django.test import override_settings
 
 from regstack_django import HookRegistry, signals
 from regstack_django.background import deliver
+from regstack_django.events import EVENT_ARGUMENTS
 from regstack_django.serialize import PAYLOAD_VERSION, PayloadVersionError, decode, encode
 from regstack_django.tasks_compat import tasks_module
+from regstack_django.testing import capture_events
 from tests import hooks
 from tests.utils import bridge_errors, connected
 
@@ -261,15 +263,11 @@ async def test_every_known_event_as_regstack_sends_it_serialises_without_secrets
 
     rs = tour.build_tour_regstack(tour.build_tour_config(f"sqlite+aiosqlite:///{tmp_path}/rs.db"))
     app = tour.build_fastapi_app(rs)
-    token_urls: list[str] = []
     hooks_setting = {event: [background()] for event in KNOWN_EVENTS}
+    token_events = [e for e, (arguments, _) in EVENT_ARGUMENTS.items() if "url" in arguments]
     with (
         override_settings(REGSTACK_HOOKS=hooks_setting),
-        connected(signals.verification_requested, lambda sender, url, **kw: token_urls.append(url)),
-        connected(
-            signals.password_reset_requested, lambda sender, url, **kw: token_urls.append(url)
-        ),
-        connected(signals.email_change_requested, lambda sender, url, **kw: token_urls.append(url)),
+        capture_events(*token_events) as fired,
     ):
         async with app.router.lifespan_context(app):
             attach(rs)
@@ -280,6 +278,7 @@ async def test_every_known_event_as_regstack_sends_it_serialises_without_secrets
     assert sorted({p["event"] for p in payloads}) == sorted(KNOWN_EVENTS)
     assert len(payloads) == sum(tour.EXPECTED_COUNTS.values())
     queued = json.dumps(payloads)
+    token_urls = [f.kwargs["url"] for f in fired]
     assert len(token_urls) == 3
     for url in token_urls:
         assert url not in queued

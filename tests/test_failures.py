@@ -8,7 +8,6 @@ import logging
 from typing import Any
 
 import pytest
-from django.test import override_settings
 
 from regstack_django import HookRegistry, signals
 from regstack_django.failures import RedactedReceiverError, receiver_name
@@ -198,7 +197,7 @@ def test_a_failing_receiver_failed_receiver_is_logged_and_not_sent_again(
     ]
 
 
-@override_settings(REGSTACK_HOOKS_RAISE_ERRORS=True)
+@pytest.mark.usefixtures("regstack_fail_loud")
 @pytest.mark.parametrize("fire", ["sync", "async"])
 async def test_fail_loud_raises_after_every_receiver_ran(registry: HookRegistry, fire: str) -> None:
     log: list[str] = []

@@ -23,6 +23,7 @@ from regstack.models.user import BaseUser
 import regstack_django
 from regstack_django import KNOWN_EVENTS, attach, signals
 from regstack_django.events import EVENT_ARGUMENTS
+from regstack_django.testing import capture_events
 from testproject.tour import (
     EXPECTED_COUNTS,
     build_fastapi_app,
@@ -111,28 +112,26 @@ async def test_handlers_registered_on_regstack_still_run(tmp_path: Path) -> None
 
 
 async def test_attaching_twice_or_its_registry_too_never_fires_twice(tmp_path: Path) -> None:
-    got: list[object] = []
     async with serving(tmp_path) as (rs, client):
         bridge = attach(rs)
         assert attach(rs) is bridge
         assert attach(rs.hooks) is bridge
-        with connected(signals.verification_requested, lambda sender, **kw: got.append(sender)):
+        with capture_events() as fired:
             await register(client, "b@example.com")
-    assert got == [rs]
+    assert [(f.event, f.sender) for f in fired] == [("verification_requested", rs)]
     assert bridge.sender is rs
 
 
 async def test_attaching_the_registry_first_then_the_regstack_upgrades_the_sender(
     tmp_path: Path,
 ) -> None:
-    got: list[object] = []
     async with serving(tmp_path) as (rs, client):
         bridge = attach(rs.hooks)
         assert bridge.sender is rs.hooks
         assert attach(rs) is bridge
-        with connected(signals.verification_requested, lambda sender, **kw: got.append(sender)):
+        with capture_events() as fired:
             await register(client, "c@example.com")
-    assert got == [rs]
+    assert [f.sender for f in fired] == [rs]
 
 
 async def test_two_attached_regstacks_are_told_apart_by_sender(tmp_path: Path) -> None:

@@ -27,12 +27,12 @@ from django.contrib.auth import get_user_model
 from django.core.asgi import get_asgi_application
 from django.test import AsyncClient
 
-from regstack_django import KNOWN_EVENTS, signals
+from regstack_django import KNOWN_EVENTS
 from regstack_django.asgi import compose
+from regstack_django.testing import CapturedEvents, capture_events
 from testproject.audit.models import AuditEvent
 from testproject.regstack_site import build_regstack
-from testproject.tour import build_fastapi_app, run_tour
-from tests.test_tour_bare_regstack import EXPECTED_COUNTS
+from testproject.tour import EXPECTED_COUNTS, build_fastapi_app, run_tour
 
 if TYPE_CHECKING:
     from regstack import RegStack
@@ -58,18 +58,13 @@ def rs(tmp_path: Path) -> RegStack:
 
 
 class Secrets:
-    """Every token URL and password hash the events carried during a test."""
+    """Every token URL and password hash the events of a capture carried."""
 
-    def __init__(self) -> None:
-        self.urls: list[str] = []
-        self.hashes: set[str] = set()
-
-    def collect(self, sender: object, signal: object, **kwargs: Any) -> None:
-        if "url" in kwargs:
-            self.urls.append(kwargs["url"])
-        user = kwargs.get("user")
-        if user is not None and user.hashed_password:  # None for an OAuth-only account
-            self.hashes.add(user.hashed_password)
+    def __init__(self, events: CapturedEvents) -> None:
+        self.urls = [e.kwargs["url"] for e in events if "url" in e.kwargs]
+        users = [e.kwargs.get("user") for e in events]
+        # hashed_password is None for an OAuth-only account
+        self.hashes = {u.hashed_password for u in users if u is not None and u.hashed_password}
 
     def tokens(self) -> list[str]:
         found = []
@@ -86,17 +81,6 @@ class Secrets:
         for hashed in self.hashes:
             assert hashed not in text, f"a password hash is in {where}"
         assert "$argon2" not in text, f"an argon2 hash is in {where}"
-
-
-@pytest.fixture
-def seen_secrets() -> Any:
-    collector = Secrets()
-    uid = "tests.project.secrets"
-    for event in KNOWN_EVENTS:
-        signals.signal_for(event).connect(collector.collect, weak=False, dispatch_uid=uid)
-    yield collector
-    for event in KNOWN_EVENTS:
-        signals.signal_for(event).disconnect(dispatch_uid=uid)
 
 
 def _logged_text(caplog: pytest.LogCaptureFixture) -> str:
@@ -122,7 +106,7 @@ def _queued_payloads() -> list[Any]:
 
 @pytest.mark.django_db(transaction=True)
 async def test_tour_records_every_event_exactly_once_and_no_secret(
-    rs: RegStack, seen_secrets: Secrets, caplog: pytest.LogCaptureFixture
+    rs: RegStack, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     for name in ("regstack_django", "testproject", "regstack", "django"):
@@ -134,8 +118,10 @@ async def test_tour_records_every_event_exactly_once_and_no_secret(
     async with fastapi_app.router.lifespan_context(fastapi_app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            result = await run_tour(client, rs, email="alice@example.com", say=lines.append)
+            with capture_events() as events:
+                result = await run_tour(client, rs, email="alice@example.com", say=lines.append)
             audit_page = await client.get("/")
+    seen_secrets = Secrets(events)
 
     failures = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert not failures, [f"{r.name}: {r.getMessage()}" for r in failures]
