@@ -54,9 +54,10 @@ def _run_sync_group(
     kwargs: dict[str, Any],
     failures: list[ReceiverFailure],
 ) -> None:
+    named = {"signal": signal, "sender": sender, **kwargs}  # built once per fire
     for receiver in receivers:
         try:
-            receiver(signal=signal, sender=sender, **kwargs)
+            receiver(**named)
         except Exception as exc:
             failures.append(record_failure(event, receiver, exc, kwargs))
 
@@ -82,9 +83,13 @@ def _close_stale_connections() -> None:
     next use); a connection inside a transaction is never touched, because
     the hop may run in the caller's own thread, inside its ``atomic()``.
     Only aliases this thread has opened are looked at, so a hop whose
-    receivers never touch the database pays one attribute lookup.
+    receivers never touch the database pays one attribute lookup. A thread
+    seen for the first time is scanned once, in case it opened a connection
+    before this module was imported.
     """
     aliases: set[str] | None = getattr(_opened, "aliases", None)
+    if aliases is None:
+        aliases = _opened.aliases = {c.alias for c in connections.all(initialized_only=True)}
     if not aliases:
         return
     for alias in list(aliases):
