@@ -89,6 +89,11 @@ class Series:
     cpu_samples_ns: list[float] = field(default_factory=list)
     """Process CPU time (all threads) per operation, for the same batches."""
 
+    def record(self, elapsed_ns: int, cpu_ns: int) -> None:
+        """One timed batch of :attr:`batch` operations."""
+        self.samples_ns.append(elapsed_ns / self.batch)
+        self.cpu_samples_ns.append(cpu_ns / self.batch)
+
     @property
     def median_ns(self) -> float:
         return statistics.median(self.samples_ns)
@@ -163,6 +168,23 @@ async def calibrate_async(op: AsyncOp, target_ns: int) -> int:
         n *= 4
 
 
+def _interleaved(names: list[str], *, warmup: int, rounds: int) -> Iterator[tuple[str, bool]]:
+    """``(contender, keep)`` in interleaved, rotating rounds; ``keep`` is False while warming up.
+
+    The collector runs between rounds and is off inside one, for sync and
+    async timing alike.
+    """
+    for round_number in range(warmup + rounds):
+        gc.enable()
+        gc.collect()
+        gc.disable()
+        try:
+            for name in _rotated(names, round_number):
+                yield name, round_number >= warmup
+        finally:
+            gc.enable()
+
+
 def time_sync(
     contenders: dict[str, SyncOp], *, rounds: int, warmup: int, target_ms: float
 ) -> dict[str, Series]:
@@ -172,25 +194,15 @@ def time_sync(
     """
     target_ns = int(target_ms * 1_000_000)
     series = {name: Series(name, calibrate_sync(op, target_ns)) for name, op in contenders.items()}
-    names = list(contenders)
-    for round_number in range(warmup + rounds):
-        gc.enable()
-        gc.collect()
-        gc.disable()
-        try:
-            for name in _rotated(names, round_number):
-                op = contenders[name]
-                n = series[name].batch
-                cpu_start = time.process_time_ns()
-                start = time.perf_counter_ns()
-                op(n)
-                elapsed = time.perf_counter_ns() - start
-                cpu = time.process_time_ns() - cpu_start
-                if round_number >= warmup:
-                    series[name].samples_ns.append(elapsed / n)
-                    series[name].cpu_samples_ns.append(cpu / n)
-        finally:
-            gc.enable()
+    for name, keep in _interleaved(list(contenders), warmup=warmup, rounds=rounds):
+        op, n = contenders[name], series[name].batch
+        cpu_start = time.process_time_ns()
+        start = time.perf_counter_ns()
+        op(n)
+        elapsed = time.perf_counter_ns() - start
+        cpu = time.process_time_ns() - cpu_start
+        if keep:
+            series[name].record(elapsed, cpu)
     return series
 
 
@@ -202,25 +214,15 @@ async def time_async(
     series = {}
     for name, op in contenders.items():
         series[name] = Series(name, await calibrate_async(op, target_ns))
-    names = list(contenders)
-    for round_number in range(warmup + rounds):
-        gc.enable()
-        gc.collect()
-        gc.disable()
-        try:
-            for name in _rotated(names, round_number):
-                op = contenders[name]
-                n = series[name].batch
-                cpu_start = time.process_time_ns()
-                start = time.perf_counter_ns()
-                await op(n)
-                elapsed = time.perf_counter_ns() - start
-                cpu = time.process_time_ns() - cpu_start
-                if round_number >= warmup:
-                    series[name].samples_ns.append(elapsed / n)
-                    series[name].cpu_samples_ns.append(cpu / n)
-        finally:
-            gc.enable()
+    for name, keep in _interleaved(list(contenders), warmup=warmup, rounds=rounds):
+        op, n = contenders[name], series[name].batch
+        cpu_start = time.process_time_ns()
+        start = time.perf_counter_ns()
+        await op(n)
+        elapsed = time.perf_counter_ns() - start
+        cpu = time.process_time_ns() - cpu_start
+        if keep:
+            series[name].record(elapsed, cpu)
     return series
 
 
