@@ -194,10 +194,10 @@ async def dispatch_async(
     """Run every receiver from async code; return the failures."""
     failures: list[ReceiverFailure] = []
     sync_receivers, async_receivers = live_receivers(signal, sender)
-    guarded = [_guarded(r, signal, sender, event, kwargs, failures) for r in async_receivers]
     if sync_receivers:
         # The one thread hop runs in place, the async receivers beside it.
+        guarded = [_guarded(r, signal, sender, event, kwargs, failures) for r in async_receivers]
         await _run_all(_hop(sync_receivers, signal, sender, event, kwargs, failures), guarded)
-    elif guarded:
-        await _run_all(guarded[0], guarded[1:])
+    elif async_receivers:
+        await _run_async_group(async_receivers, signal, sender, event, kwargs, failures)
     return failures
