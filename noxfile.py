@@ -59,6 +59,35 @@ def lint(session: nox.Session) -> None:
 
 
 @nox.session(python=SCALE_OUT_LEG[0])
+def trials(session: nox.Session) -> None:
+    """The long fault trials (not in the default run): ``bash scripts/test -s trials``.
+
+    Tests marked ``trials``: many random kills, freezes and restarts of real
+    workers and brokers, each bounded in count and time. Extra arguments go to
+    pytest, e.g. ``-s trials -- -k sigkill``.
+    """
+    session.install(
+        "-e",
+        ".[regstack]",
+        _django(SCALE_OUT_LEG[1]),
+        *nox.project.dependency_groups(PYPROJECT, "test", "scaleout"),
+    )
+    # Exit 5 (nothing selected) is fine for either half: trials live in both.
+    session.run("python", "-m", "pytest", "-m", "trials", *session.posargs, success_codes=[0, 5])
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        "tests/project",
+        "--ds=testproject.settings",
+        "-m",
+        "trials",
+        *session.posargs,
+        success_codes=[0, 5],
+    )
+
+
+@nox.session(python=SCALE_OUT_LEG[0])
 def scale_out_benchmark(session: nox.Session) -> None:
     """Scale-out figures (not in the default run): ``bash scripts/test -s scale_out_benchmark``.
 
