@@ -1,8 +1,9 @@
 """Settings of the testproject: a Django site that embeds regstack.
 
 Both halves are configured here, so a Django developer finds everything in the
-usual place: Django's own settings, ``REGSTACK`` (what
-:mod:`testproject.regstack_site` passes to regstack's ``RegStackConfig``) and
+usual place: Django's own settings, ``REGSTACK_INSTANCE`` (the builder of the
+project's regstack, :func:`testproject.instance.build_regstack`, which reads
+the ``RegStackConfig`` fields in ``TESTPROJECT_REGSTACK``) and
 ``REGSTACK_HOOKS`` (which functions ``regstack_django`` connects to which
 regstack event).
 
@@ -194,8 +195,14 @@ else:
         "default), 'redis' or 'celery'."
     )
 
-# The regstack side: RegStackConfig fields, read by testproject.regstack_site.
-REGSTACK = {
+# The regstack side. A project whose regstack needs only settings writes
+# REGSTACK = {...} (RegStackConfig fields); this one registers a stand-in OAuth
+# provider for the tour, so it names its own builder instead. regstack_django
+# calls it once, bridges the instance and serves it (asgi.py, runserver).
+REGSTACK_INSTANCE = "testproject.instance.build_regstack"
+
+# The RegStackConfig fields that build_regstack uses.
+TESTPROJECT_REGSTACK = {
     "api_prefix": "/api/auth",
     "base_url": os.environ.get("REGSTACK_BASE_URL", "http://127.0.0.1:8000"),
     # timeout=30: regstack hashes passwords with argon2 on its event loop (~100 ms
@@ -241,7 +248,7 @@ LOGGING = {
 # TESTPROJECT_DELIVERY_PROBE_SECONDS makes each probe delivery sleep that long first.
 if _env_flag("TESTPROJECT_DELIVERY_PROBE", default=False):
     DELIVERY_PROBE_SECONDS = float(os.environ.get("TESTPROJECT_DELIVERY_PROBE_SECONDS") or 0)
-    REGSTACK["email"] = {"backend": "console", "log_bodies": True}
+    TESTPROJECT_REGSTACK["email"] = {"backend": "console", "log_bodies": True}
     LOGGING["loggers"]["regstack.email.console"] = {"handlers": ["console"], "level": "INFO"}
     for _event in ("verification_requested", "user_verified", "user_logged_in"):
         REGSTACK_HOOKS.setdefault(_event, []).append(

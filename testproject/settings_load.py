@@ -2,7 +2,7 @@
 
 Everything of :mod:`testproject.settings`, plus two changes the load test needs:
 
-* ``REGSTACK["require_verification"] = False``: the load generator is another
+* ``TESTPROJECT_REGSTACK["require_verification"] = False``: the load generator is another
   process and cannot read the verification links regstack's console e-mail
   backend keeps in the server's memory. With verification off, ``POST
   /register`` creates a usable account at once and fires ``user_registered``
@@ -20,10 +20,10 @@ Select it with ``DJANGO_SETTINGS_MODULE=testproject.settings_load``.
 from __future__ import annotations
 
 from testproject.settings import *  # noqa: F403 - a settings module extends another this way
-from testproject.settings import REGSTACK as _BASE_REGSTACK
 from testproject.settings import REGSTACK_HOOKS as _BASE_HOOKS
+from testproject.settings import TESTPROJECT_REGSTACK as _BASE_REGSTACK
 
-REGSTACK = {**_BASE_REGSTACK, "require_verification": False}
+TESTPROJECT_REGSTACK = {**_BASE_REGSTACK, "require_verification": False}
 
 #: The events a load-test request fires: ``POST /register`` and ``POST /login``.
 LOAD_EVENTS = ("user_registered", "user_logged_in")

@@ -2,7 +2,8 @@
 
 Same site, same receivers configured, same regstack options; the one
 difference is ``TESTPROJECT_ATTACH_BRIDGE = False``, which makes
-:mod:`testproject.regstack_site` skip ``regstack_django.attach``. regstack then
+:func:`testproject.instance.build_regstack` give regstack a hook registry that
+``regstack_django.attach`` cannot wrap. regstack then
 fires its events into its own (empty) hook registry only: no Django signal, no
 receiver, no ``AuditEvent`` row. Comparing the two runs of ``benchmarks/load.py``
 isolates what the bridge and its receivers cost a request.

@@ -3,7 +3,7 @@
 Everything of :mod:`testproject.settings` (so the Tasks backend is still
 chosen by ``TESTPROJECT_TASKS_BACKEND`` / ``TESTPROJECT_REDIS_URL``), plus:
 
-* ``REGSTACK["require_verification"] = False``: the load comes from another
+* ``TESTPROJECT_REGSTACK["require_verification"] = False``: the load comes from another
   process, which cannot read the verification links regstack keeps in the
   server's memory. ``POST /register`` then creates a usable account and fires
   ``user_registered``, so one user can go on to log in, log out and ask for
@@ -36,12 +36,12 @@ import os
 from testproject.settings import *  # noqa: F403 - a settings module extends another this way
 from testproject.settings import DATABASES as _BASE_DATABASES
 from testproject.settings import LOGGING as _BASE_LOGGING
-from testproject.settings import REGSTACK as _BASE_REGSTACK
 from testproject.settings import REGSTACK_HOOKS as _BASE_HOOKS
 from testproject.settings import TASKS as _BASE_TASKS
 from testproject.settings import TASKS_BACKEND as _TASKS_BACKEND
+from testproject.settings import TESTPROJECT_REGSTACK as _BASE_REGSTACK
 
-REGSTACK = {
+TESTPROJECT_REGSTACK = {
     **_BASE_REGSTACK,
     "require_verification": False,
     "email": {"backend": "console", "log_bodies": True},

@@ -1,7 +1,8 @@
 """The Django side's URLs: the audit page at ``/`` and the admin at ``/admin/``.
 
-regstack's JSON API is not routed here: ``testproject.asgi`` sends every path
-under ``settings.REGSTACK["api_prefix"]`` to the FastAPI app before Django sees it.
+regstack's JSON API is not routed here: the application of ``testproject.asgi``
+(``regstack_django.asgi.get_asgi_application()``) sends every path under
+regstack's ``api_prefix`` to regstack before Django sees it.
 """
 
 from __future__ import annotations

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.views.generic import ListView
 
+from regstack_django import get_regstack
 from testproject.audit.models import AuditEvent
 
 
@@ -20,5 +20,5 @@ class AuditEventListView(ListView):  # type: ignore[type-arg]
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        context["api_prefix"] = settings.REGSTACK["api_prefix"]
+        context["api_prefix"] = get_regstack().config.api_prefix
         return context

@@ -1,10 +1,12 @@
-"""The testproject end to end: a real regstack, the composed ASGI app, Django receivers.
+"""The testproject end to end: a real regstack, the whole site, Django receivers.
 
 Proves what the demo claims: one tour over HTTP fires all 20 regstack events,
 each lands as exactly one ``AuditEvent`` row (whether connected by
 ``@receiver`` or through ``REGSTACK_HOOKS``), no live-token URL or password
 hash reaches the database, a log record, the audit page or the admin, and the
-project's commands work as a new user would run them.
+project's commands work as a new user would run them. The site is what a user
+gets from settings (``REGSTACK_INSTANCE``) and ``get_asgi_application()``,
+driven through the ``regstack_client`` fixture on a fresh regstack database.
 """
 
 from __future__ import annotations
@@ -19,23 +21,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
 import pytest
 from asgiref.sync import sync_to_async
-from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.asgi import get_asgi_application
-from django.test import AsyncClient
+from django.test import AsyncClient, override_settings
 
+import regstack_django
 from regstack_django import KNOWN_EVENTS
-from regstack_django.asgi import compose
 from regstack_django.testing import CapturedEvents, capture_events
 from testproject.audit.models import AuditEvent
-from testproject.regstack_site import build_regstack
-from testproject.tour import EXPECTED_COUNTS, build_fastapi_app, run_tour
+from testproject.instance import UnbridgedHooks, build_regstack
+from testproject.tour import EXPECTED_COUNTS, run_tour
 
 if TYPE_CHECKING:
-    from regstack import RegStack
+    import httpx
 
 pytestmark = pytest.mark.regstack
 
@@ -49,12 +48,6 @@ TOKEN_EVENTS = ("verification_requested", "password_reset_requested", "email_cha
 # - aiosqlite, regstack's SQLite driver, logs every statement with its
 #   parameters at DEBUG, hashed_password and token hashes included.
 REGSTACK_OWN_SECRET_LOGGERS = frozenset({"regstack.email.console", "aiosqlite"})
-
-
-@pytest.fixture
-def rs(tmp_path: Path) -> RegStack:
-    """A regstack on its own tmp_path database, attached like the site's."""
-    return build_regstack(database_url=f"sqlite+aiosqlite:///{tmp_path / 'rs.db'}?timeout=30")
 
 
 class Secrets:
@@ -106,21 +99,18 @@ def _queued_payloads() -> list[Any]:
 
 @pytest.mark.django_db(transaction=True)
 async def test_tour_records_every_event_exactly_once_and_no_secret(
-    rs: RegStack, caplog: pytest.LogCaptureFixture
+    regstack_client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     for name in ("regstack_django", "testproject", "regstack", "django"):
         caplog.set_level(logging.DEBUG, logger=name)
-    fastapi_app = build_fastapi_app(rs)
-    app = compose(get_asgi_application(), fastapi_app, prefix=settings.REGSTACK["api_prefix"])
+    rs = regstack_django.get_regstack()  # this test's instance, on its own database
     lines: list[str] = []
 
-    async with fastapi_app.router.lifespan_context(fastapi_app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            with capture_events() as events:
-                result = await run_tour(client, rs, email="alice@example.com", say=lines.append)
-            audit_page = await client.get("/")
+    with capture_events() as events:
+        result = await run_tour(regstack_client, rs, email="alice@example.com", say=lines.append)
+    audit_page = await regstack_client.get("/")
+    docs = await regstack_client.get(f"{rs.config.api_prefix}/docs")
     seen_secrets = Secrets(events)
 
     failures = [r for r in caplog.records if r.levelno >= logging.ERROR]
@@ -148,9 +138,10 @@ async def test_tour_records_every_event_exactly_once_and_no_secret(
     changelist = await django_client.get("/admin/audit/auditevent/")
     searched = await django_client.get("/admin/audit/auditevent/", {"q": "alice"})
     filtered = await django_client.get("/admin/audit/auditevent/", {"event": "user_logged_in"})
-    for response in (audit_page, changelist, searched, filtered):
+    for response in (audit_page, docs, changelist, searched, filtered):
         assert response.status_code == 200
     assert "email_change_requested" in audit_page.text
+    assert '<a href="/api/auth/docs">' in audit_page.text
     assert "user_logged_in" in changelist.text
     assert "5 audit events" in filtered.text
     deletions = [r for r in caplog.records if r.name == "testproject.audit.receivers"]
@@ -163,6 +154,32 @@ async def test_tour_records_every_event_exactly_once_and_no_secret(
     seen_secrets.assert_absent(audit_page.text, "the audit page")
     for response in (changelist, searched, filtered):
         seen_secrets.assert_absent(response.content.decode(), "the admin changelist")
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_each_test_gets_its_own_regstack_database(
+    regstack_client: httpx.AsyncClient, regstack_database_url: str
+) -> None:
+    rs = regstack_django.get_regstack()
+    assert rs.config.database_url.get_secret_value() == regstack_database_url
+    assert "testproject/var" not in regstack_database_url
+    register = await regstack_client.post(
+        "/api/auth/register", json={"email": "bob@example.com", "password": "bob-password-1"}
+    )
+    assert register.status_code == 201, register.text  # bob is new on every run
+
+
+async def test_the_load_test_baseline_reaches_no_django_signal(tmp_path: Path) -> None:
+    with override_settings(TESTPROJECT_ATTACH_BRIDGE=False):
+        rs = build_regstack(database_url=f"sqlite+aiosqlite:///{tmp_path / 'rs.db'}")
+    assert isinstance(rs.hooks, UnbridgedHooks)
+    regstack_django.attach(rs)  # what get_regstack() does with the instance
+    seen: list[str] = []
+    rs.on("user_logged_in", lambda **kwargs: seen.append("regstack's own"))
+    with capture_events() as events:
+        await rs.hooks.fire("user_logged_in", user=None)
+    assert seen == ["regstack's own"]
+    assert events == []
 
 
 def _manage(
@@ -228,5 +245,6 @@ def test_demo_command_runs_the_tour_end_to_end(project_env: dict[str, str]) -> N
     assert "Subject: Welcome to the regstack demo" in output  # the worker's console e-mail
     assert "The Tasks worker delivered the welcome e-mail" in output
     assert "Tour finished; stopping the server and the worker." in output
+    assert re.search(r"its docs at http://127\.0\.0\.1:\d+/api/auth/docs\)", output)
     assert "20 of regstack's 20 events recorded." in output
     assert "$argon2" not in output

@@ -126,7 +126,6 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # regstack: the fields of regstack's RegStackConfig
 REGSTACK = {
     "jwt_secret": "dev-only-regstack-jwt-secret-change-me-in-production",  # 32+ characters
-    "database_url": f"sqlite+aiosqlite:///{BASE_DIR / 'regstack.sqlite3'}",
     "base_url": "http://127.0.0.1:8000",  # where e-mailed links point
     "email": {"backend": "console", "log_bodies": True},  # development: e-mails are logged
 }

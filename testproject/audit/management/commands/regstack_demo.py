@@ -2,8 +2,8 @@
 
 What a new user should see in one command, end to end and over real HTTP:
 
-1. uvicorn serves the composed ASGI app (:mod:`testproject.asgi`: Django plus
-   regstack's FastAPI app) in this process, on this event loop;
+1. uvicorn serves the site (:mod:`testproject.asgi`, ``get_asgi_application()``:
+   regstack and Django in one application) in this process, on this event loop;
 2. a Tasks worker (``manage.py db_worker``) runs as a subprocess, so the
    background welcome e-mail is delivered the way production would deliver it;
 3. :func:`testproject.tour.run_tour` drives regstack's JSON API so that every
@@ -103,8 +103,8 @@ class Command(BaseCommand):
         import httpx
         import uvicorn
 
+        from regstack_django import get_regstack
         from testproject.asgi import application
-        from testproject.regstack_site import get_regstack
         from testproject.tour import run_tour
 
         sock = _bind(port)
@@ -117,9 +117,10 @@ class Command(BaseCommand):
         delivered = True
         try:
             await _wait_started(server, server_task)
+            prefix = get_regstack().config.api_prefix
             self.stdout.write(
-                f"Serving Django + regstack at {base}/ (regstack API under "
-                f"{settings.REGSTACK['api_prefix']}/)"
+                f"Serving Django + regstack at {base}/ (regstack API under {prefix}/, "
+                f"its docs at {base}{prefix}/docs)"
             )
             if with_worker:
                 worker, relay = await self._start_worker()
@@ -225,12 +226,14 @@ class Command(BaseCommand):
         return False
 
     def _print_urls(self, base: str) -> None:
-        prefix = settings.REGSTACK["api_prefix"]
+        from regstack_django import get_regstack
+
+        prefix = get_regstack().config.api_prefix
         self.stdout.write(
             self.style.MIGRATE_HEADING("\nStill serving; press Ctrl-C to stop.")
             + f"\n  audit page:    {base}/"
             + f"\n  Django admin:  {base}/admin/"
-            + f"\n  regstack API:  {base}{prefix}/ (e.g. POST {base}{prefix}/register)"
+            + f"\n  regstack docs: {base}{prefix}/docs (the API, e.g. POST {base}{prefix}/register)"
         )
 
 
