@@ -1,6 +1,7 @@
 """The whole test matrix: ``bash scripts/test`` runs ``nox`` with these sessions.
 
-Legs: Python 3.11 + Django 5.2 LTS, Python 3.12 + Django 6.0, Python 3.13 +
+Legs: Python 3.11 + Django 5.2 LTS, Python 3.13 + Django 5.2 LTS (the Tasks
+backport on a Python that is not 3.11), Python 3.12 + Django 6.0, Python 3.13 +
 Django 6.1, plus ``lint`` (ruff and mypy strict). A leg whose interpreter is
 missing is skipped and nox's summary says so; on CI (``CI`` set) a missing
 interpreter is an error instead.
@@ -18,7 +19,7 @@ nox.options.sessions = ["lint", "tests"]
 nox.options.error_on_missing_interpreters = bool(os.environ.get("CI"))
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
-LEGS = [("3.11", "5.2"), ("3.12", "6.0"), ("3.13", "6.1")]
+LEGS = [("3.11", "5.2"), ("3.13", "5.2"), ("3.12", "6.0"), ("3.13", "6.1")]
 # The one leg that runs tests/project/test_scale_out.py (real Redis + worker
 # processes, ~90 s); every 6.x leg installs the "scaleout" group all the same.
 SCALE_OUT_LEG = ("3.13", "6.1")

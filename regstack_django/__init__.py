@@ -1,31 +1,26 @@
 """Bridge regstack's auth events into Django signals.
 
-Add ``"regstack_django"`` to ``INSTALLED_APPS``, connect receivers to
-:mod:`regstack_django.signals` (or name them in ``REGSTACK_HOOKS``), and
-``attach()`` your ``regstack.RegStack``.
+Add ``"regstack_django"`` to ``INSTALLED_APPS``, configure regstack in
+settings (``REGSTACK = {...}``, or ``REGSTACK_INSTANCE``), connect receivers
+to :mod:`regstack_django.signals` (or name them in ``REGSTACK_HOOKS``), and
+serve ``regstack_django.asgi.get_asgi_application()``: :func:`get_regstack`
+builds the one ``regstack.RegStack`` and attaches it. ``attach()`` remains for
+instances the project builds and serves by itself.
 """
 
 from __future__ import annotations
 
-from django.core.exceptions import ImproperlyConfigured
-
 from regstack_django.bridge import attach
 from regstack_django.events import KNOWN_EVENTS
+from regstack_django.instance import get_regstack
 from regstack_django.registry import HookRegistry
 
-__all__ = ["KNOWN_EVENTS", "HookRegistry", "attach", "get_registry"]
+__all__ = ["KNOWN_EVENTS", "HookRegistry", "attach", "get_registry", "get_regstack"]
 __version__ = "0.1.0"
 
 
 def get_registry() -> HookRegistry:
     """The registry the AppConfig built at start-up (``sender`` is itself)."""
-    from django.apps import apps
+    from regstack_django.apps import app_config
 
-    try:
-        config = apps.get_app_config("regstack_django")
-    except LookupError:
-        raise ImproperlyConfigured(
-            "regstack_django.get_registry() needs 'regstack_django' in INSTALLED_APPS."
-        ) from None
-    registry: HookRegistry = config.registry  # type: ignore[attr-defined]
-    return registry
+    return app_config("get_registry()").registry

@@ -10,7 +10,7 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 
-from regstack_django.conf import SETTINGS
+from regstack_django.conf import INSTANCE_SETTINGS, SETTINGS
 from regstack_django.registry import HookRegistry
 
 
@@ -23,11 +23,17 @@ class RegstackDjangoConfig(AppConfig):
     def ready(self) -> None:
         """Safe to run more than once: nothing is built or connected twice."""
         from regstack_django import wiring
-        from regstack_django.checks import check_hooks_setting
+        from regstack_django.checks import (
+            check_hooks_setting,
+            check_receivers,
+            check_regstack_settings,
+        )
 
         if not hasattr(self, "registry"):
             self.registry = HookRegistry()
         checks.register(check_hooks_setting)
+        checks.register(check_regstack_settings)
+        checks.register(check_receivers)
         # weak=False: a weak connect adds a finalizer on every call, even a repeat.
         setting_changed.connect(_rewire, weak=False, dispatch_uid="regstack_django.rewire")
         try:
@@ -47,7 +53,30 @@ def _running_check_command() -> bool:
     return len(sys.argv) > 1 and sys.argv[1] in _REPORTING_COMMANDS
 
 
+def app_config(caller: str) -> RegstackDjangoConfig:
+    """This app's config; a clear error for ``caller`` when the app is not installed.
+
+    ``get_registry()``, ``get_regstack()`` and ``attach()`` all depend on what
+    the app does at start-up (``REGSTACK_HOOKS``, the checks), so each says
+    the same thing when it is missing.
+    """
+    from django.apps import apps
+
+    try:
+        config = apps.get_app_config("regstack_django")
+    except LookupError:
+        raise ImproperlyConfigured(
+            f"regstack_django.{caller} needs 'regstack_django' in INSTALLED_APPS."
+        ) from None
+    assert isinstance(config, RegstackDjangoConfig)
+    return config
+
+
 def _rewire(*, setting: str, **kwargs: Any) -> None:
+    if setting in INSTANCE_SETTINGS:
+        from regstack_django import instance
+
+        instance.reset()
     if setting in SETTINGS:
         from regstack_django import wiring
 

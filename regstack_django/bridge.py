@@ -26,7 +26,13 @@ def attach(target: Any) -> HookRegistry:
     ``sender``) is the RegStack, or the regstack registry when only that was
     attached. Attaching the same RegStack twice, or a RegStack and then its
     registry, returns the same bridge: events never fire twice.
+
+    Needs the app installed (``REGSTACK_HOOKS`` is wired by it): without it
+    ``ImproperlyConfigured``, as for ``get_registry()``.
     """
+    from regstack_django.apps import app_config
+
+    app_config("attach()")
     try:
         from regstack import RegStack
         from regstack.hooks.events import HookRegistry as RegstackHookRegistry

@@ -20,6 +20,16 @@ regstack_django.E010  ``background`` without Django's Tasks framework installed
 regstack_django.E011  ``backend`` names a Tasks backend that is not configured
 regstack_django.E012  ``REGSTACK_HOOKS_RAISE_ERRORS`` is not a bool
 regstack_django.W001  an event name regstack does not fire (custom or a typo)
+regstack_django.E013  ``REGSTACK_INSTANCE`` cannot be imported
+regstack_django.E014  ``REGSTACK_INSTANCE`` is not a RegStack (nor returns one)
+regstack_django.E015  ``REGSTACK`` is invalid (regstack's config refuses it)
+regstack_django.E016  both ``REGSTACK`` and ``REGSTACK_INSTANCE`` are set
+regstack_django.E017  regstack's SQLite database folder does not exist
+regstack_django.E018  an ``@receiver`` cannot accept its regstack event's arguments
+regstack_django.E019  regstack is configured but not installed
+regstack_django.W002  receivers connected, regstack installed, none configured
+regstack_django.W003  ``regstack_django`` after staticfiles: runserver skips regstack
+regstack_django.W004  regstack's SQLite path is relative to the working directory
 ====================  =========================================================
 """
 
@@ -44,6 +54,16 @@ E010 = "regstack_django.E010"
 E011 = "regstack_django.E011"
 E012 = "regstack_django.E012"
 W001 = "regstack_django.W001"
+E013 = "regstack_django.E013"
+E014 = "regstack_django.E014"
+E015 = "regstack_django.E015"
+E016 = "regstack_django.E016"
+E017 = "regstack_django.E017"
+E018 = "regstack_django.E018"
+E019 = "regstack_django.E019"
+W002 = "regstack_django.W002"
+W003 = "regstack_django.W003"
+W004 = "regstack_django.W004"
 
 HINTS: dict[str, str] = {
     E001: 'Use a dict such as {{"user_registered": ["myapp.hooks.on_registered"]}}.',
@@ -63,9 +83,43 @@ HINTS: dict[str, str] = {
     E011: "Configured Tasks backends: {aliases}. Add it to TASKS or fix the alias.",
     E012: "Set REGSTACK_HOOKS_RAISE_ERRORS = True or False.",
     W001: "{suggestion}",
+    E013: (
+        "Check the dotted path for typos, and that its module imports without errors: "
+        "REGSTACK_INSTANCE names a RegStack or a function returning one, "
+        "e.g. 'mysite.regstack_site.build_regstack'."
+    ),
+    E014: (
+        "Point REGSTACK_INSTANCE at a regstack.RegStack, or at a function that takes no "
+        "arguments and returns one."
+    ),
+    E015: "{hint}",
+    E016: (
+        "Keep one: REGSTACK to have regstack_django build the RegStack from these fields, or "
+        "REGSTACK_INSTANCE for one you build yourself (its config then lives there)."
+    ),
+    E017: "{hint}",
+    E018: (
+        "Write the receiver as 'def receiver(sender, **kwargs)' (or 'async def') and read "
+        "arguments an event may lack from kwargs, e.g. kwargs.get('user')."
+    ),
+    E019: (
+        "Install regstack: pip install 'regstack-django[regstack]' (from a checkout: "
+        "pip install -e '.[regstack]'), or remove the setting."
+    ),
+    W002: (
+        "Set REGSTACK = {{...}} (or REGSTACK_INSTANCE) in settings, and regstack_django "
+        "builds and attaches the RegStack. If you attach() one yourself, silence this "
+        "warning with SILENCED_SYSTEM_CHECKS = ['regstack_django.W002']."
+    ),
+    W003: (
+        "Put 'regstack_django' before 'django.contrib.staticfiles' in INSTALLED_APPS, so "
+        "its runserver (regstack and Django together, static files included) is the one "
+        "manage.py finds."
+    ),
+    W004: "{hint}",
 }
 
-WARNINGS = frozenset({W001})
+WARNINGS = frozenset({W001, W002, W003, W004})
 ALL_IDS = frozenset(HINTS)
 
 
@@ -89,3 +143,30 @@ def check_hooks_setting(
     from regstack_django.handlers import parse_hooks_setting
 
     return parse_hooks_setting().problems
+
+
+def check_regstack_settings(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> Iterable[CheckMessage]:
+    """Report what stops ``REGSTACK`` / ``REGSTACK_INSTANCE`` from giving one RegStack.
+
+    Builds the instance the way :func:`regstack_django.get_regstack` does (and
+    keeps it, so the site later uses the same one), and warns when regstack
+    is left unconfigured while receivers wait for its events.
+    """
+    if app_configs is not None and not any(c.name == "regstack_django" for c in app_configs):
+        return []
+    from regstack_django import instance
+
+    return [*instance.problems(), *instance.wiring_problems()]
+
+
+def check_receivers(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> Iterable[CheckMessage]:
+    """Report ``@receiver`` functions on regstack's signals that the event cannot call."""
+    if app_configs is not None and not any(c.name == "regstack_django" for c in app_configs):
+        return []
+    from regstack_django.receivers_check import receiver_problems
+
+    return receiver_problems()

@@ -9,9 +9,11 @@ word. Nothing here connects anything: :mod:`regstack_django.wiring` does.
 from __future__ import annotations
 
 import difflib
+import importlib.util
 import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction
@@ -222,9 +224,14 @@ def _import_handler(
     try:
         handler = import_string(path)
     except ImportError as exc:
-        problems.append(
-            problem(checks.E004, f"{where} cannot import {path!r} ({type(exc).__name__}: {exc}).")
-        )
+        if _names_a_module(path):  # not yet imported: import_string found no attribute
+            problems.append(_module_problem(where, path))
+        else:
+            problems.append(
+                problem(
+                    checks.E004, f"{where} cannot import {path!r} ({type(exc).__name__}: {exc})."
+                )
+            )
         return None
     except Exception as exc:  # the module itself is broken: say so, don't crash check
         problems.append(
@@ -234,6 +241,9 @@ def _import_handler(
             )
         )
         return None
+    if isinstance(handler, ModuleType):  # already imported: an attribute of its package
+        problems.append(_module_problem(where, path))
+        return None
     if not callable(handler):
         problems.append(
             problem(
@@ -242,6 +252,23 @@ def _import_handler(
         )
         return None
     return handler  # type: ignore[no-any-return]
+
+
+def _names_a_module(path: str) -> bool:
+    """Whether ``path`` is an importable module's name (whether or not it is imported yet)."""
+    try:
+        return importlib.util.find_spec(path) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _module_problem(where: str, path: str) -> CheckMessage:
+    """E005 for a path naming a module: the same words whatever was imported first."""
+    return problem(
+        checks.E005,
+        f"{where} {path!r} is a module, not a function: name a function in it, "
+        f"e.g. {path + '.on_registered'!r}.",
+    )
 
 
 def signature_problem(handler: Callable[..., Any], event: str) -> str | None:

@@ -34,5 +34,9 @@ if TASKS_PACKAGE == "django_tasks":
     INSTALLED_APPS.append("django_tasks")
 TASKS = {"default": {"BACKEND": f"{TASKS_PACKAGE}.backends.immediate.ImmediateBackend"}}
 
+# regstack configured as a project does it: regstack_django builds and attaches the
+# RegStack (get_regstack()); its default SQLite file sits next to the test database.
+REGSTACK = {"jwt_secret": "regstack-django-tests-jwt-secret-0123456789"}
+
 # Receiver failures in this suite are asserted on, not raised.
 REGSTACK_HOOKS_RAISE_ERRORS = False

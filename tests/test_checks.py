@@ -22,6 +22,7 @@ from django.test import override_settings
 
 from regstack_django import checks, tasks_compat, wiring
 from regstack_django.checks import check_hooks_setting
+from tests import test_regstack_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -273,6 +274,7 @@ def test_every_problem_is_reported_at_once() -> None:
 def test_every_id_has_a_case_in_this_module() -> None:
     covered = {p.values[0] for p in ENTRY_CASES}
     covered |= {checks.E001, checks.E002, checks.E003, checks.E010, checks.E012, checks.W001}
+    covered |= test_regstack_settings.COVERED
     assert covered == checks.ALL_IDS
 
 
@@ -376,3 +378,24 @@ def test_any_other_command_stops_at_startup_with_improperly_configured(tmp_path:
     assert "started" not in result.stdout
     assert "ImproperlyConfigured" in result.stderr
     assert_names_the_typo(result.stderr)
+
+
+@pytest.mark.parametrize("imported_first", [False, True], ids=["not-imported", "imported"])
+def test_a_module_given_as_a_handler_is_e005_whatever_the_import_order(
+    imported_first: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib
+
+    import tests
+
+    name = "tests.a_hooks_module"
+    monkeypatch.delitem(sys.modules, name, raising=False)
+    monkeypatch.delattr(tests, "a_hooks_module", raising=False)
+    if imported_first:
+        importlib.import_module(name)
+    message = the_problem({"user_registered": [name]})
+    assert message.id == checks.E005
+    assert message.msg == (
+        "REGSTACK_HOOKS['user_registered'][0] 'tests.a_hooks_module' is a module, not a "
+        "function: name a function in it, e.g. 'tests.a_hooks_module.on_registered'."
+    )
