@@ -319,6 +319,53 @@ def _from_path(path: object, found: list[CheckMessage]) -> Any:
     return built
 
 
+def build_on(database_url: str) -> Any:
+    """A new, attached RegStack configured as the settings say, but on ``database_url``.
+
+    For tests (the ``regstack_client`` fixture): ``REGSTACK`` is used with
+    ``database_url`` replaced; ``REGSTACK_INSTANCE`` must name a callable
+    that accepts a ``database_url`` keyword (a test must never write the
+    development database). Raises ``ImproperlyConfigured`` otherwise.
+    """
+    path = conf.REGSTACK_INSTANCE
+    if conf.REGSTACK is not None or path is None:
+        outcome = build(database_url=database_url)
+        if outcome.regstack is None:
+            if not outcome.problems:
+                get_regstack()  # raises: regstack is not configured
+            from regstack_django.wiring import invalid_settings_message
+
+            raise ImproperlyConfigured(invalid_settings_message(outcome.errors))
+        return outcome.regstack
+    target = import_string(path)
+    if not callable(target) or "database_url" not in _keywords(target):
+        raise ImproperlyConfigured(
+            f"{INSTANCE_SETTING} {path!r} cannot give each test its own regstack database: "
+            "make it a function that accepts a database_url keyword argument "
+            "(def build_regstack(*, database_url=None)), or override the regstack_instance "
+            "fixture to build one on the regstack_database_url fixture's URL."
+        )
+    from regstack import RegStack
+
+    from regstack_django.bridge import attach
+
+    regstack = target(database_url=database_url)
+    if not isinstance(regstack, RegStack):
+        raise ImproperlyConfigured(
+            f"{INSTANCE_SETTING} {path!r} returned a {type(regstack).__name__}, not a RegStack."
+        )
+    attach(regstack)
+    return regstack
+
+
+def _keywords(target: Any) -> set[str]:
+    try:
+        parameters = inspect.signature(target).parameters.values()
+    except (TypeError, ValueError):
+        return set()
+    return {p.name for p in parameters if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
+
+
 def default_database_url() -> str | None:
     """``regstack.sqlite3`` next to Django's SQLite database, else in ``BASE_DIR``.
 

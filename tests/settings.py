@@ -27,6 +27,7 @@ DATABASES = {
     }
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+ROOT_URLCONF = "tests.urls"
 
 # Django 6.0+ ships django.tasks; on 5.2 the django_tasks backport stands in.
 TASKS_PACKAGE = "django.tasks" if importlib.util.find_spec("django.tasks") else "django_tasks"

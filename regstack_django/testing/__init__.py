@@ -24,12 +24,14 @@ the ``pytest11`` entry point) offers the same as the fixtures
 
 from __future__ import annotations
 
+import difflib
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from regstack_django.events import KNOWN_EVENTS
 from regstack_django.registry import fire_observers
 
 __all__ = ["CapturedEvent", "CapturedEvents", "capture_events", "muted"]
@@ -63,13 +65,24 @@ class CapturedEvents(list[CapturedEvent]):
         return [record for record in list(self) if record.event == event]
 
 
-def _names(events: tuple[str, ...], helper: str) -> frozenset[str] | None:
-    """The event names to act on, or ``None`` for all of them."""
+def _names(events: tuple[str, ...], helper: str, custom: bool) -> frozenset[str] | None:
+    """The event names to act on, or ``None`` for all of them.
+
+    A name regstack does not fire is refused (a typo would capture or mute
+    nothing, silently) unless ``custom`` says it is one the project fires.
+    """
     for event in events:
         if not isinstance(event, str) or not event:
             raise TypeError(
                 f"{helper}() takes event names (str), not {event!r}; "
                 f"for example {helper}('user_registered')."
+            )
+        if not custom and event not in KNOWN_EVENTS:
+            close = difflib.get_close_matches(event, sorted(KNOWN_EVENTS), n=1)
+            suggestion = f"did you mean {close[0]!r}? " if close else ""
+            raise ValueError(
+                f"{helper}({event!r}): regstack fires no event {event!r}; {suggestion}"
+                f"For an event the project fires itself, pass custom=True."
             )
     return frozenset(events) if events else None
 
@@ -86,15 +99,18 @@ def _observing(observer: Any) -> Iterator[None]:
 
 
 @contextmanager
-def capture_events(*events: str) -> Iterator[CapturedEvents]:
+def capture_events(*events: str, custom: bool = False) -> Iterator[CapturedEvents]:
     """Record every fire of ``events`` (of every event if none is named).
+
+    A name that is not one of regstack's 20 events is a ``ValueError`` with a
+    "did you mean", unless ``custom=True`` (events the project fires itself).
 
     Works for ``fire`` and ``fire_sync``, from any thread, whether or not a
     receiver is connected and also while the event is :func:`muted`. The
     ``with`` statement binds a :class:`CapturedEvents` list that fills as
     events fire; it stops filling when the block ends (even on an exception).
     """
-    wanted = _names(events, "capture_events")
+    wanted = _names(events, "capture_events", custom)
     captured = CapturedEvents()
     lock = threading.Lock()
 
@@ -110,15 +126,18 @@ def capture_events(*events: str) -> Iterator[CapturedEvents]:
 
 
 @contextmanager
-def muted(*events: str) -> Iterator[None]:
+def muted(*events: str, custom: bool = False) -> Iterator[None]:
     """Keep ``events`` (every event if none is named) from reaching any receiver.
+
+    Unknown names are refused as by :func:`capture_events` (``custom=True``
+    allows them).
 
     Receivers named in ``REGSTACK_HOOKS``, ``@receiver`` functions and
     ``HookRegistry.on`` handlers are all skipped: the fire returns before
     dispatch. An enclosing (or nested) :func:`capture_events` still records
     the muted fires.
     """
-    wanted = _names(events, "muted")
+    wanted = _names(events, "muted", custom)
 
     def observer(event: str, sender: object, kwargs: dict[str, Any]) -> bool:
         return wanted is None or event in wanted
