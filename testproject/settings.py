@@ -80,6 +80,7 @@ VAR_DIR.mkdir(parents=True, exist_ok=True)
 HAS_DJANGO_TASKS = importlib.util.find_spec("django.tasks") is not None
 
 INSTALLED_APPS = [
+    "regstack_django",  # before staticfiles: its runserver serves regstack too
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -88,7 +89,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     *([] if HAS_DJANGO_TASKS else ["django_tasks"]),
     "django_tasks_db",
-    "regstack_django",
     "testproject.audit",
 ]
 

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 import pytest
+from django.core.management import call_command
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -169,16 +170,23 @@ def _run(words: list[str], cwd: Path, timeout: float = 120) -> subprocess.Comple
 
 
 def build_project(root: Path) -> Path:
-    """The README's project in ``root``: its commands, and its files in between."""
+    """The README's project in ``root``: its commands, and its files in between.
+
+    ``startproject`` and ``startapp`` need no settings and run in this process;
+    the commands after the files run in one ``manage.py``-like process (what
+    ``python manage.py makemigrations ...; python manage.py migrate`` does, with
+    one Django start-up instead of two).
+    """
     creating = [c for c in shell_commands() if {"startproject", "startapp"} & set(c)]
-    later = [
-        c
-        for c in shell_commands()
-        if {"makemigrations", "migrate"} & set(c) and "runserver" not in c
-    ]
+    later = [c for c in shell_commands() if {"makemigrations", "migrate"} & set(c)]
     assert creating, "the README has no startproject/startapp command"
-    for command in creating:
-        _run(command, root)
+    for words in creating:
+        if words[:3] == ["python", "manage.py", "startapp"]:  # startapp NAME, into ./NAME
+            (root / words[3]).mkdir()
+            call_command("startapp", words[3], str(root / words[3]), verbosity=0)
+        else:  # django-admin startproject NAME DIRECTORY
+            assert words[:2] == ["django-admin", "startproject"], words
+            call_command("startproject", words[2], str(root / words[3]), verbosity=0)
     files = file_blocks()
     settings = root / SETTINGS
     text = settings.read_text(encoding="utf-8")
@@ -189,8 +197,17 @@ def build_project(root: Path) -> Path:
     settings.write_text(text + "\n" + files.pop(SETTINGS_END), encoding="utf-8")
     for name, body in files.items():
         (root / name).write_text(body, encoding="utf-8")
-    for command in later:
-        _run(command, root)
+    assert all(c[:2] == ["python", "manage.py"] for c in later), later
+    script = "; ".join(
+        [
+            "import os, django",
+            "from django.core.management import call_command",
+            "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'mysite.settings')",
+            "django.setup()",
+            *(f"call_command(*{c[2:]!r}, verbosity=0)" for c in later),
+        ]
+    )
+    _run(["python", "-c", script], root)
     return root
 
 
