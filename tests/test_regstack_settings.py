@@ -349,3 +349,13 @@ def test_without_the_app_installed_each_entry_point_says_so(call: Any, name: str
     ):
         call()
     assert str(raised.value) == f"regstack_django.{name} needs 'regstack_django' in INSTALLED_APPS."
+
+
+def test_regstack_hooks_says_when_the_listed_receivers_get_nothing() -> None:
+    from io import StringIO
+
+    out, err = StringIO(), StringIO()
+    with override_settings(REGSTACK=None), connected(signals.user_registered, _receiver):
+        call_command("regstack_hooks", "user_registered", stdout=out, stderr=err)
+    assert "tests.test_regstack_settings._receiver" in out.getvalue()
+    assert err.getvalue().startswith("regstack_django.W002: Receivers are connected")

@@ -22,6 +22,7 @@ from asgiref.sync import iscoroutinefunction
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.dispatch import Signal
 
+from regstack_django.checks import as_text
 from regstack_django.events import KNOWN_EVENTS
 from regstack_django.failures import receiver_name
 from regstack_django.handlers import parse_hooks_setting
@@ -184,6 +185,12 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(rows, indent=2))
         else:
             self.stdout.write(_as_table(rows))
+        # Listed receivers get nothing if regstack is not configured (or cannot be built):
+        # say so, in the words of manage.py check, instead of looking wired.
+        from regstack_django import instance
+
+        for found in [*instance.problems(), *instance.wiring_problems()]:
+            self.stderr.write(as_text(found))
 
     def _selected(self, names: list[str]) -> list[str]:
         if not names:
