@@ -151,7 +151,8 @@ def servers(project: Path) -> Iterator[dict[str, Server]]:
 def test_runserver_answers_regstack_and_django_and_static_files(
     servers: dict[str, Server], name: str
 ) -> None:
-    url = servers[name].url
+    server = servers[name]
+    url = server.url
     assert httpx.get(f"{url}/api/auth/docs").status_code == 200
     email = f"{name}@example.com"
     registered = httpx.post(
@@ -160,8 +161,9 @@ def test_runserver_answers_regstack_and_django_and_static_files(
     assert registered.status_code == 201, registered.text
     assert httpx.get(f"{url}/hello/").text == "hello from django"
     assert httpx.get(f"{url}/static/site.css").text == "body { color: teal }"
-    output = servers[name].output()
-    assert f"Starting development server at http://127.0.0.1:{servers[name].port}/" in output
+    output = server.output()
+    assert f"Starting ASGI development server at {url}/ (uvicorn)" in output
+    assert f"regstack: routes under {url}/api/auth, API docs at {url}/api/auth/docs" in output
     assert "System check identified no issues" in output
 
 

@@ -19,6 +19,7 @@ or regstack not configured, gives the usual WSGI runserver.
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from typing import Any
 
 from django.apps import apps
@@ -38,8 +39,9 @@ else:
 
 
 class Command(RunserverCommand):
-    addr: str  # set by Django's handle(), like port
+    addr: str  # set by Django's handle(), like port and _raw_ipv6
     port: str
+    _raw_ipv6: bool
     help = (
         "Starts a development server: regstack's routes and Django together (ASGI, "
         "uvicorn) when regstack is configured, else Django's own."
@@ -86,6 +88,34 @@ class Command(RunserverCommand):
         )
         return get_asgi_application(static=static)
 
+    def announce(self, port: int) -> None:
+        """Django's start-up banner, saying what is served where (regstack's docs too)."""
+        from django.conf import settings
+
+        from regstack_django import get_regstack
+
+        addr = self.addr
+        if self._raw_ipv6:
+            addr = f"[{addr}]"
+        elif addr == "0":
+            addr = "0.0.0.0"
+        url = f"{self.protocol}://{addr}:{port}"
+        prefix = get_regstack().config.api_prefix
+        now = datetime.now().strftime("%B %d, %Y - %X")
+        self.stdout.write(
+            f"{now}\n"
+            f"Django version {self.get_version()}, using settings {settings.SETTINGS_MODULE!r}\n"
+            f"Starting ASGI development server at {url}/ (uvicorn)\n"
+            f"regstack: routes under {url}{prefix}, API docs at {url}{prefix}/docs\n"
+            "Quit the server with CONTROL-C.\n"
+        )
+        self.stdout.write(
+            self.style.WARNING(
+                "WARNING: This is a development server. Do not use it in a production "
+                "setting. Use a production ASGI server (uvicorn, daphne, hypercorn) instead."
+            )
+        )
+
     def _serve(self, application: Any) -> None:
         import uvicorn
 
@@ -95,7 +125,7 @@ class Command(RunserverCommand):
             async def startup(self, sockets: Any = None) -> None:
                 await super().startup(sockets=sockets)
                 if self.started and self.servers and self.servers[0].sockets:
-                    command.on_bind(self.servers[0].sockets[0].getsockname()[1])
+                    command.announce(self.servers[0].sockets[0].getsockname()[1])
 
         server = Server(
             uvicorn.Config(
