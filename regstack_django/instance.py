@@ -58,6 +58,7 @@ class Outcome:
 
 _lock = threading.RLock()
 _outcome: Outcome | None = None
+_building = False
 _overrides: list[Any] = []
 
 
@@ -89,10 +90,19 @@ def get_regstack() -> Any:
 
 def current() -> Outcome:
     """The cached :func:`build` result (built now if the settings changed since)."""
-    global _outcome  # the process-wide instance, like Django's own connections
+    global _outcome, _building  # the process-wide instance, like Django's own connections
     with _lock:
         if _outcome is None:
-            _outcome = build()
+            if _building:  # only the building thread gets here: the lock is held
+                raise ImproperlyConfigured(
+                    f"{INSTANCE_SETTING}'s callable called regstack_django.get_regstack() "
+                    "while it was being built: return the RegStack instead."
+                )
+            _building = True
+            try:
+                _outcome = build()
+            finally:
+                _building = False
         return _outcome
 
 

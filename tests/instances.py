@@ -37,3 +37,9 @@ def raises() -> RegStack:
 
 def needs_an_argument(config: RegStackConfig) -> RegStack:
     return RegStack(config=config)
+
+
+def asks_for_itself() -> RegStack:
+    import regstack_django
+
+    return regstack_django.get_regstack()

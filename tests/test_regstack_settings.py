@@ -359,3 +359,11 @@ def test_regstack_hooks_says_when_the_listed_receivers_get_nothing() -> None:
         call_command("regstack_hooks", "user_registered", stdout=out, stderr=err)
     assert "tests.test_regstack_settings._receiver" in out.getvalue()
     assert err.getvalue().startswith("regstack_django.W002: Receivers are connected")
+
+
+def test_a_factory_that_asks_for_the_instance_it_builds_is_told_so() -> None:
+    with (
+        override_settings(REGSTACK=None, REGSTACK_INSTANCE="tests.instances.asks_for_itself"),
+        pytest.raises(ImproperlyConfigured, match="while it was being built"),
+    ):
+        regstack_django.get_regstack()
