@@ -10,6 +10,7 @@ its own socket ``TIMEOUT`` (long by default, like django-tasks-redis).
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from typing import Any
@@ -73,6 +74,8 @@ class SilentServer:
 
     def close(self) -> None:
         """Close everything: blocked clients then see the connection end."""
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
         self.sock.close()
         for conn in self.accepted:
             conn.close()
