@@ -16,8 +16,8 @@ import time
 from types import FrameType
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
-from django.db import close_old_connections
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DatabaseError, close_old_connections
 
 from regstack_django import relay
 from regstack_django.conf import OUTBOX_POLL_INTERVAL_SETTING, conf
@@ -43,7 +43,13 @@ class Command(BaseCommand):
         self, *args: Any, once: bool = False, interval: float | None = None, **options: Any
     ) -> None:
         if once:
-            result = relay.drain()
+            try:
+                result = relay.drain()
+            except DatabaseError as exc:
+                raise CommandError(
+                    f"The outbox cannot be read ({type(exc).__name__}: {exc}). "
+                    "Has 'manage.py migrate' created its table?"
+                ) from exc
             self.stdout.write(
                 f"regstack relay: {result.handed_out} handed out, {result.failed} failed."
             )
