@@ -26,6 +26,7 @@ import platform
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -68,7 +69,15 @@ def run(cells: list[trials.Cell], count: int | None) -> list[Outcome]:
     outcomes: list[Outcome] = []
     for cell in cells:
         workdir = Path(tempfile.mkdtemp(prefix=f"faults-{cell.id}-", dir=_tmp_root()))
-        for outcome in cell(workdir, count):
+        print(f"== {cell.id} in {workdir}", flush=True)
+        try:
+            results = cell(workdir, count)
+        except Exception as exc:  # one broken cell must not cost the others' results
+            traceback.print_exc()
+            failed = Outcome(cell.name, cell.backend, cell.durable, count or cell.trials)
+            failed.notes.append(f"the cell failed: {type(exc).__name__}: {str(exc)[:200]}")
+            results = [failed]
+        for outcome in results:
             print(outcome.line(), flush=True)
             outcomes.append(outcome)
     return outcomes

@@ -18,6 +18,7 @@ import os
 import random
 import signal
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -27,7 +28,7 @@ import httpx
 
 from tests.project.faults import counting, flows, processes
 from tests.project.faults.counting import Outcome
-from tests.project.faults.processes import Process, Site
+from tests.project.faults.processes import Site
 
 DRAIN_SECONDS = 90.0
 #: How long the drain waits without a new delivery before it calls the rest lost:
@@ -244,16 +245,34 @@ def redis_crash_with_backlog(
 # ---------------------------------------------------------------------- the web process
 
 
+def _die_after_commit(site: Site) -> str:
+    """``POST /faults/commit/<key>/?die=1``: the server dies right after COMMIT; the key."""
+    key = uuid.uuid4().hex
+    with contextlib.suppress(httpx.TransportError):
+        httpx.post(f"{site.base_url}/faults/commit/{key}/?die=1", timeout=30)
+        raise AssertionError("the commit view answered: it should have died")
+    assert site.server is not None
+    site.server.popen.wait(10)
+    return key
+
+
 def _killer(
-    load: flows.Load, server: Process, relay: Process | None, after: int
+    load: flows.Load, site: Site, after: int, keys: list[str]
 ) -> Callable[[flows.Lane], None]:
-    """An ``on_accept`` that SIGKILLs the server (and relay) once ``after`` answers are in."""
+    """An ``on_accept``: once ``after`` resets are answered, the server dies after a COMMIT.
+
+    Called in the lane that got the answer, right after it: the other lane's
+    request is in flight. The relay (when durable) is SIGKILLed just after.
+    """
+
+    lock = threading.Lock()
 
     def kill(_lane: flows.Lane) -> None:
-        if load.accepted() >= after and server.alive():
-            server.kill()
-            if relay is not None:
-                relay.kill()
+        with lock:
+            if load.accepted() >= after and not keys:
+                keys.append(_die_after_commit(site))
+                if site.relay is not None:
+                    site.relay.kill()
 
     return kill
 
@@ -261,16 +280,15 @@ def _killer(
 def web_deaths(
     workdir: Path, backend: str, *, durable: bool, trials: int, seed: int = 14
 ) -> tuple[Outcome, Outcome]:
-    """The web process (and the relay) SIGKILLed, then restarted; ``trials`` of each kind.
+    """The web process (and the relay) SIGKILLed, then restarted, ``trials`` times.
 
-    * after answering: two lanes of regstack flows; right after the k-th
-      answer (k random, 3-20) the server is SIGKILLed from the lane that got
-      it, with the other lane's request in flight;
-    * after COMMIT: ``POST /faults/commit/<key>/?die=1`` (:mod:`.urls`):
-      the process dies in the first on-commit callback, before the enqueue.
-
-    A worker runs throughout; the relay (durable) dies and restarts with
-    the server.
+    Two lanes of regstack flows run; right after the k-th answer (k random,
+    3-20), the lane that got it sends ``POST /faults/commit/<key>/?die=1``
+    (:mod:`.urls`): the process dies in its first on-commit callback, right
+    after COMMIT and before the enqueue, with the other lane's request in
+    flight; the relay (durable) is SIGKILLed next. Two outcomes: the events
+    answered just before each death, and the committed transactions. A
+    worker runs throughout.
     """
     answered = Outcome("web killed right after answering", backend, durable, trials)
     committed = Outcome("web killed right after COMMIT", backend, durable, trials)
@@ -280,36 +298,20 @@ def web_deaths(
     attempted: list[str] = []
     with processes.site(workdir, backend, durable=durable) as site:
         site.start_worker()
-        for _trial in range(trials):
+        for trial in range(trials):
             _start(site)
             _ensure_worker(site)
-            after = rng.randint(3, 20)
-            server = site.server
-            assert server is not None
+            _progress(committed, f"trial {trial}: server up", started)
+            keys: list[str] = []
             load = flows.Load(site.base_url, "web", lanes=2, interval=0.05)
-            load.on_accept = _killer(load, server, site.relay, after)
-            _progress(committed, f"trial {_trial}: server up", started)
+            load.on_accept = _killer(load, site, rng.randint(3, 20), keys)
             load.start()
             load.join(60.0)
-            _progress(committed, f"trial {_trial}: server killed after {load.accepted()}", started)
             lanes += load.started
-            if server.alive():
-                raise AssertionError(f"the server was not killed: {load.errors()}")
-            # The same restart, then the view that dies right after COMMIT.
-            _start(site)
-            key = uuid.uuid4().hex
-            attempted.append(key)
-            try:
-                httpx.post(f"{site.base_url}/faults/commit/{key}/?die=1", timeout=30)
-            except httpx.TransportError:
-                pass
-            else:
-                raise AssertionError("the commit view answered: it should have died")
             assert site.server is not None
-            site.server.popen.wait(10)
-            _progress(committed, f"trial {_trial}: died after COMMIT", started)
-            if site.relay is not None:
-                site.relay.kill()
+            if site.server.alive() or not keys:
+                raise AssertionError(f"the server did not die: {load.errors()}\n{site.logs()}")
+            attempted += keys
         _start(site)
         accepted, unanswered = counting.accepted_keys(site, lanes)
         keys = counting.committed_keys(site)
@@ -357,11 +359,7 @@ def smoke(workdir: Path, backend: str, *, durable: bool) -> tuple[Outcome, Outco
                 time.sleep(1.0)
             if load.errors():
                 raise AssertionError(f"the load failed: {load.errors()}\n{site.logs()}")
-        key = uuid.uuid4().hex
-        with contextlib.suppress(httpx.TransportError):
-            httpx.post(f"{site.base_url}/faults/commit/{key}/?die=1", timeout=30)
-        assert site.server is not None
-        site.server.popen.wait(10)
+        _die_after_commit(site)
         _progress(flows_outcome, "died after COMMIT", started)
         if site.relay is not None:  # the relay dies too and restarts (the server need not)
             site.relay.kill()

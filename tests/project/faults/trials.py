@@ -71,8 +71,8 @@ def _backlog(workdir: Path, backend: str, durable: bool, trials: int) -> list[Ou
 
 def plan(backends: tuple[str, ...] = ("database", "redis")) -> list[Cell]:
     cells: list[Cell] = []
-    for backend in backends:
-        for durable in (False, True):
+    for durable in (True, False):  # the promise first
+        for backend in backends:
             cells += [
                 Cell("sigkill", backend, durable, _sigkill, WORKER_TRIALS),
                 Cell("sigterm", backend, durable, _sigterm, WORKER_TRIALS),
