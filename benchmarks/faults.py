@@ -74,9 +74,12 @@ def run(cells: list[trials.Cell], count: int | None) -> list[Outcome]:
             results = cell(workdir, count)
         except Exception as exc:  # one broken cell must not cost the others' results
             traceback.print_exc()
-            failed = Outcome(cell.name, cell.backend, cell.durable, count or cell.trials)
-            failed.notes.append(f"the cell failed: {type(exc).__name__}: {str(exc)[:200]}")
-            results = [failed]
+            results = [
+                Outcome(cell.name, cell.backend, durable, count or cell.trials)
+                for durable in (False, True)
+            ]
+            for failed in results:
+                failed.notes.append(f"the cell failed: {type(exc).__name__}: {str(exc)[:200]}")
         for outcome in results:
             print(outcome.line(), flush=True)
             outcomes.append(outcome)

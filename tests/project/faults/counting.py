@@ -47,12 +47,17 @@ class Outcome:
     lost_keys: list[str] = field(default_factory=list)
 
     @property
+    def mode(self) -> str:
+        """The probe entry counted: ``durable`` or ``today``."""
+        return "durable" if self.durable else "today"
+
+    @property
     def ok(self) -> bool:
         """The durable promise: nothing lost, every duplicate under its one event id."""
         return not self.lost and not self.id_mismatches and not self.missing_ids
 
     def line(self) -> str:
-        mode = "durable" if self.durable else "today"
+        mode = self.mode
         ids = f", id mismatches {self.id_mismatches}, missing ids {self.missing_ids}"
         return (
             f"{self.scenario} [{self.backend}, {mode}] {self.trials} trials: "
@@ -85,6 +90,15 @@ def committed_keys(site: Site) -> list[str]:
     return [str(email).split("@", 1)[0] for (email,) in rows]
 
 
+def outcomes(scenario: str, backend: str, site: Site, trials: int) -> list[Outcome]:
+    """One empty :class:`Outcome` per probe entry of ``site`` (today first)."""
+    return [
+        Outcome(scenario, backend, mode == "durable", trials)
+        for mode in ("today", "durable")
+        if mode in site.modes
+    ]
+
+
 def count(
     outcome: Outcome,
     site: Site,
@@ -98,7 +112,7 @@ def count(
     """
     accepted = list(accepted)
     unanswered = list(unanswered)
-    rows = site.deliveries()
+    rows = site.deliveries(outcome.mode)
     deliveries = Counter(key for key, *_ in rows)
     ids: dict[str, set[str]] = {}
     for key, _event, event_id, _pid in rows:

@@ -30,7 +30,7 @@ from regstack_django.signals import event_name
 COMMITTED_EVENT = "fault_commit"
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS delivery ("
-    " key TEXT NOT NULL, event TEXT NOT NULL, event_id TEXT NOT NULL,"
+    " key TEXT NOT NULL, mode TEXT NOT NULL, event TEXT NOT NULL, event_id TEXT NOT NULL,"
     " pid INTEGER NOT NULL, at REAL NOT NULL)"
 )
 
@@ -52,14 +52,23 @@ def token_of(url: str) -> str:
     return url.rsplit("token=", 1)[1].split("&", 1)[0]
 
 
-def record(signal: Signal, sender: object, **kwargs: Any) -> None:
-    """Background probe: (sleep, then) record one finished delivery."""
+def _record(mode: str, signal: Signal, kwargs: dict[str, Any]) -> None:
     time.sleep(getattr(settings, "FAULTS_HANDLER_SECONDS", 0.0))
     key = token_of(str(kwargs["url"]))
     event_id = str(kwargs.get("event_id") or "")
     with contextlib.closing(sqlite3.connect(database(settings.VAR_DIR), timeout=30)) as connection:
         connection.execute(
-            "INSERT INTO delivery (key, event, event_id, pid, at) VALUES (?, ?, ?, ?, ?)",
-            (key, event_name(signal), event_id, os.getpid(), time.time()),
+            "INSERT INTO delivery (key, mode, event, event_id, pid, at) VALUES (?, ?, ?, ?, ?, ?)",
+            (key, mode, event_name(signal), event_id, os.getpid(), time.time()),
         )
         connection.commit()
+
+
+def record_today(signal: Signal, sender: object, **kwargs: Any) -> None:
+    """Background probe, a plain background entry: (sleep, then) record one delivery."""
+    _record("today", signal, kwargs)
+
+
+def record_durable(signal: Signal, sender: object, **kwargs: Any) -> None:
+    """Background probe, a durable entry: (sleep, then) record one delivery."""
+    _record("durable", signal, kwargs)

@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -143,7 +144,8 @@ class Site:
 
     workdir: Path
     backend: str
-    durable: bool
+    #: Which probe entries (``settings.FAULTS_ENTRIES``): ``today``, ``durable`` or both.
+    modes: tuple[str, ...] = ("today", "durable")
     redis: CrashableRedis | None = None
     server: Process | None = None
     relay: Process | None = None
@@ -153,15 +155,18 @@ class Site:
     _counter: int = 0
 
     @property
+    def durable(self) -> bool:
+        """Whether a durable entry is configured (then the relay runs)."""
+        return "durable" in self.modes
+
+    @property
     def var_dir(self) -> Path:
         return self.workdir / "var"
 
     def env(self, **extra: str) -> dict[str, str]:
         redis_url = self.redis.url() if self.redis is not None else "redis://127.0.0.1:1/0"
         env = _base_env(self.var_dir, self.backend, redis_url)
-        if self.durable:
-            env.update(TESTPROJECT_DURABLE="1", **OUTBOX_ENV)
-        env.update(extra)
+        env.update(OUTBOX_ENV, FAULTS_ENTRIES=",".join(self.modes), **extra)
         return env
 
     # ------------------------------------------------------------------ life cycle
@@ -242,9 +247,14 @@ class Site:
         with contextlib.closing(sqlite3.connect(self.var_dir / db, timeout=30)) as connection:
             return connection.execute(sql, params).fetchall()
 
-    def deliveries(self) -> list[tuple[str, str, str, int]]:
-        """``(key, event, event_id, pid)`` of every recorded delivery so far."""
-        rows = self.query("SELECT key, event, event_id, pid FROM delivery", db="faults.sqlite3")
+    def deliveries(self, mode: str | None = None) -> list[tuple[str, str, str, int]]:
+        """``(key, event, event_id, pid)`` of every delivery so far (of one entry, or all)."""
+        sql = "SELECT key, event, event_id, pid FROM delivery"
+        rows = (
+            self.query(f"{sql} WHERE mode = ?", mode, db="faults.sqlite3")
+            if mode
+            else (self.query(sql, db="faults.sqlite3"))
+        )
         return [(str(k), str(e), str(i), int(str(p))) for k, e, i, p in rows]
 
     def delivered_by(self, pid: int) -> int:
@@ -262,9 +272,11 @@ class Site:
 
 
 @contextlib.contextmanager
-def site(workdir: Path, backend: str, *, durable: bool):  # type: ignore[no-untyped-def]
+def site(
+    workdir: Path, backend: str, modes: tuple[str, ...] = ("today", "durable")
+) -> Iterator[Site]:
     """An opened :class:`Site` (Redis up for that backend; nothing else yet), closed after."""
-    opened = Site(workdir=workdir, backend=backend, durable=durable)
+    opened = Site(workdir=workdir, backend=backend, modes=modes)
     try:
         yield opened.open()
     finally:

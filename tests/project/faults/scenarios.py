@@ -1,11 +1,12 @@
 """The failure scenarios: trial loops on one site each, bounded in count and time.
 
-Each function builds a fresh :class:`~.processes.Site` for one backend,
-durable or not, runs ``trials`` faults while events flow, then drains (one
-healthy worker, the relay when durable, until every accepted event is
-delivered or nothing new arrives for a while, never longer than
-:data:`DRAIN_SECONDS`) and returns the :class:`~.counting.Outcome`. Every
-process is killed on the way out, whatever happened.
+Each function builds a fresh :class:`~.processes.Site` for one backend with
+both probe entries (today's background entry and a durable one, side by
+side: every fault hits both), runs ``trials`` faults while events flow, then
+drains (a healthy worker and relay, until every accepted event is delivered
+or nothing new arrives for a while, never longer than :data:`DRAIN_SECONDS`)
+and returns one :class:`~.counting.Outcome` per entry. Every process is
+killed on the way out, whatever happened.
 
 Random moments come from ``random.Random(seed)``: a run is reproducible in
 its choices (not in the machine's timing).
@@ -31,12 +32,21 @@ from tests.project.faults.counting import Outcome
 from tests.project.faults.processes import Site
 
 DRAIN_SECONDS = 90.0
-#: How long the drain waits without a new delivery before it calls the rest lost:
-#: durable entries wait out a lease (3 s) and the relay's backoff (2 s) first.
-QUIET_SECONDS = {False: 5.0, True: 12.0}
-UP_SECONDS = 45.0
+#: How long the drain waits without a new delivery before it calls the rest lost: a
+#: durable entry's redelivery waits out a lease (3 s) and the relay's backoff (2 s).
+QUIET_SECONDS = 12.0
+UP_SECONDS = 60.0
 #: The two handler speeds the worker trials alternate: a 50 ms handler, an instant one.
 HANDLER_SECONDS = (0.05, 0.0)
+Modes = tuple[str, ...]
+BOTH: Modes = ("today", "durable")
+
+
+def _progress(scenario: str, backend: str, what: str, started: float) -> None:
+    """One line on stderr per step when ``FAULTS_VERBOSE`` is set."""
+    if os.environ.get("FAULTS_VERBOSE"):
+        elapsed = time.monotonic() - started
+        print(f"[{scenario}, {backend}] {what} at {elapsed:.1f} s", file=sys.stderr, flush=True)
 
 
 def _wait(what: str, condition: Callable[[], bool], seconds: float, site: Site) -> None:
@@ -47,33 +57,21 @@ def _wait(what: str, condition: Callable[[], bool], seconds: float, site: Site) 
         time.sleep(0.05)
 
 
-def drain(site: Site, keys: set[str], *, durable: bool, seconds: float = DRAIN_SECONDS) -> float:
-    """Wait for ``keys`` to be delivered (bounded, see the module docstring); the time taken."""
+def drain(site: Site, keys: set[str], *, seconds: float = DRAIN_SECONDS) -> float:
+    """Wait for every entry to deliver ``keys`` (bounded, see the module docstring)."""
     started = time.monotonic()
-    quiet = QUIET_SECONDS[durable]
     seen, changed = -1, started
     while time.monotonic() - started < seconds:
         rows = site.deliveries()
-        if keys <= {key for key, *_ in rows}:
+        if all(keys <= {key for key, *_ in site.deliveries(mode)} for mode in site.modes):
             break
         if len(rows) != seen:
             seen, changed = len(rows), time.monotonic()
-        elif time.monotonic() - changed > quiet:
+        elif time.monotonic() - changed > QUIET_SECONDS:
             break
-        time.sleep(0.2)
+        time.sleep(0.25)
     time.sleep(1.0)  # a late duplicate still shows up
     return time.monotonic() - started
-
-
-def _progress(outcome: Outcome, what: str, started: float) -> None:
-    """One line on stderr per step when ``FAULTS_VERBOSE`` is set (pytest shows it on failure)."""
-    if os.environ.get("FAULTS_VERBOSE"):
-        mode = "durable" if outcome.durable else "today"
-        elapsed = time.monotonic() - started
-        print(
-            f"[{outcome.scenario}, {outcome.backend}, {mode}] {what} at {elapsed:.1f} s",
-            file=sys.stderr,
-        )
 
 
 def _ensure_worker(site: Site, handler_seconds: float = 0.0) -> int:
@@ -91,21 +89,31 @@ def _start(site: Site) -> None:
 
 
 def _finish(
-    outcome: Outcome,
+    outcomes: list[Outcome],
     site: Site,
     accepted: list[str],
     unanswered: list[str],
     started: float,
-    others: list[str] = (),  # type: ignore[assignment]
-) -> Outcome:
-    if site.durable and (site.relay is None or not site.relay.alive()):
-        site.start_relay()
-    _ensure_worker(site)
-    _progress(outcome, "draining", started)
-    drain(site, {*accepted, *others}, durable=site.durable)
-    counting.count(outcome, site, accepted, unanswered, others)
-    outcome.seconds = time.monotonic() - started
-    return outcome
+    others: tuple[str, ...] = (),
+    *,
+    drained: bool = False,
+) -> list[Outcome]:
+    """Drain (unless done already) and count every entry's outcome."""
+    if not drained:
+        if site.durable and (site.relay is None or not site.relay.alive()):
+            site.start_relay()
+        _ensure_worker(site)
+        _progress(outcomes[0].scenario, site.backend, "draining", started)
+        drain(site, {*accepted, *others})
+    for outcome in outcomes:
+        counting.count(outcome, site, accepted, unanswered, others)
+        outcome.seconds = time.monotonic() - started
+    return outcomes
+
+
+def _note(outcomes: list[Outcome], note: str) -> None:
+    for outcome in outcomes:
+        outcome.notes.append(note)
 
 
 # ---------------------------------------------------------------------- worker deaths
@@ -115,13 +123,12 @@ def worker_deaths(
     workdir: Path,
     backend: str,
     *,
-    durable: bool,
     sig: signal.Signals,
     trials: int,
+    modes: Modes = BOTH,
     seed: int = 14,
-    lanes: int = 2,
     interval: float = 0.12,
-) -> Outcome:
+) -> list[Outcome]:
     """A worker SIGKILLed or SIGTERMed at a random moment, ``trials`` times, while events flow.
 
     Trial ``n``'s worker (handlers of 50 ms on even trials, instant on odd
@@ -132,15 +139,15 @@ def worker_deaths(
     exit by itself. Two lanes fire about 16 events per second throughout.
     """
     name = "worker SIGKILL" if sig == signal.SIGKILL else "worker SIGTERM"
-    outcome = Outcome(name, backend, durable, trials)
     rng = random.Random(seed)
     started = time.monotonic()
-    with processes.site(workdir, backend, durable=durable) as site:
+    with processes.site(workdir, backend, modes) as site:
+        outcomes = counting.outcomes(name, backend, site, trials)
         _start(site)
-        _progress(outcome, "site up", started)
-        load = flows.Load(site.base_url, "worker", lanes=lanes, interval=interval)
+        _progress(name, backend, "site up", started)
+        load = flows.Load(site.base_url, "worker", lanes=2, interval=interval)
+        unclean = 0
         with flows.running(load):
-            unclean = 0
             upcoming = site.start_worker(HANDLER_SECONDS[0])
             for trial in range(trials):
                 worker = upcoming
@@ -158,13 +165,13 @@ def worker_deaths(
                 else:
                     code, by_itself = worker.terminate(20.0)
                     unclean += (not by_itself) or code != 0
-                _progress(outcome, f"trial {trial}", started)
+                _progress(name, backend, f"trial {trial}", started)
             if load.errors():
                 raise AssertionError(f"the load failed: {load.errors()}\n{site.logs()}")
         if unclean:
-            outcome.notes.append(f"{unclean} SIGTERMed workers did not exit cleanly in 20 s")
+            _note(outcomes, f"{unclean} SIGTERMed workers did not exit cleanly in 20 s")
         accepted, unanswered = counting.accepted_keys(site, load.started)
-        return _finish(outcome, site, accepted, unanswered, started)
+        return _finish(outcomes, site, accepted, unanswered, started)
 
 
 # ---------------------------------------------------------------------- Redis
@@ -173,57 +180,60 @@ def worker_deaths(
 def redis_outages(
     workdir: Path,
     *,
-    durable: bool,
     trials: int,
+    modes: Modes = BOTH,
     seed: int = 14,
     down: tuple[float, float] = (1.0, 3.0),
-) -> Outcome:
+) -> list[Outcome]:
     """Redis SIGKILLed (no persistence: its queue is gone) and restarted during HTTP flows.
 
-    One worker runs throughout (restarted if it dies, like a supervisor
+    One worker runs throughout (restarted if it dies, as a supervisor
     would); each trial waits 1-2 s of flow, kills Redis, keeps it down for
     ``down`` seconds (random), and starts it again on the same port.
     """
-    outcome = Outcome("Redis killed and restarted", "redis", durable, trials)
+    name = "Redis killed and restarted"
     rng = random.Random(seed)
     started = time.monotonic()
     restarts = 0
-    with processes.site(workdir, "redis", durable=durable) as site:
+    with processes.site(workdir, "redis", modes) as site:
         assert site.redis is not None
+        outcomes = counting.outcomes(name, "redis", site, trials)
         _start(site)
         site.start_worker()
         load = flows.Load(site.base_url, "outage", lanes=2, interval=0.12)
         with flows.running(load):
-            for _trial in range(trials):
+            for trial in range(trials):
                 time.sleep(rng.uniform(1.0, 2.0))
                 site.redis.kill()
                 time.sleep(rng.uniform(*down))
                 site.redis.start()
                 time.sleep(0.5)
                 restarts += _ensure_worker(site)
+                _progress(name, "redis", f"trial {trial}", started)
             time.sleep(1.0)
             if load.errors():
                 raise AssertionError(f"the load failed: {load.errors()}\n{site.logs()}")
         if restarts:
-            outcome.notes.append(f"the worker died {restarts} times with Redis and was restarted")
+            _note(outcomes, f"the worker died {restarts} times with Redis and was restarted")
         accepted, unanswered = counting.accepted_keys(site, load.started)
-        return _finish(outcome, site, accepted, unanswered, started)
+        return _finish(outcomes, site, accepted, unanswered, started)
 
 
 def redis_crash_with_backlog(
-    workdir: Path, *, durable: bool, trials: int, events: int = 20
-) -> Outcome:
+    workdir: Path, *, trials: int, modes: Modes = BOTH, events: int = 20
+) -> list[Outcome]:
     """No worker, ``events`` events queued, Redis SIGKILLed (no persistence), restarted, a worker.
 
     Repeated ``trials`` times on one site; the drain at the end counts.
     """
-    outcome = Outcome("Redis crash with a backlog", "redis", durable, trials)
+    name = "Redis crash with a backlog queued"
     started = time.monotonic()
     lanes: list[flows.Lane] = []
-    with processes.site(workdir, "redis", durable=durable) as site:
+    with processes.site(workdir, "redis", modes) as site:
         assert site.redis is not None
+        outcomes = counting.outcomes(name, "redis", site, trials)
         _start(site)
-        for _trial in range(trials):
+        for trial in range(trials):
             for worker in site.live_workers():
                 worker.terminate(20.0)
             load = flows.Load(site.base_url, "backlog", lanes=2, interval=0.0, limit=events // 2)
@@ -232,14 +242,14 @@ def redis_crash_with_backlog(
             lanes += load.started
             if load.errors():
                 raise AssertionError(f"the load failed: {load.errors()}\n{site.logs()}")
-            time.sleep(1.0)  # durable: the relay has handed the rows to Redis by then
+            time.sleep(1.0)  # the relay has handed the durable rows to Redis by then
             site.redis.kill()
             time.sleep(0.5)
             site.redis.start()
             site.start_worker()
-            time.sleep(1.0)
+            _progress(name, "redis", f"trial {trial}", started)
         accepted, unanswered = counting.accepted_keys(site, lanes)
-        return _finish(outcome, site, accepted, unanswered, started)
+        return _finish(outcomes, site, accepted, unanswered, started)
 
 
 # ---------------------------------------------------------------------- the web process
@@ -262,9 +272,8 @@ def _killer(
     """An ``on_accept``: once ``after`` resets are answered, the server dies after a COMMIT.
 
     Called in the lane that got the answer, right after it: the other lane's
-    request is in flight. The relay (when durable) is SIGKILLed just after.
+    request is in flight. The relay is SIGKILLed just after.
     """
-
     lock = threading.Lock()
 
     def kill(_lane: flows.Lane) -> None:
@@ -278,30 +287,32 @@ def _killer(
 
 
 def web_deaths(
-    workdir: Path, backend: str, *, durable: bool, trials: int, seed: int = 14
-) -> tuple[Outcome, Outcome]:
+    workdir: Path, backend: str, *, trials: int, modes: Modes = BOTH, seed: int = 14
+) -> list[Outcome]:
     """The web process (and the relay) SIGKILLed, then restarted, ``trials`` times.
 
     Two lanes of regstack flows run; right after the k-th answer (k random,
     3-20), the lane that got it sends ``POST /faults/commit/<key>/?die=1``
     (:mod:`.urls`): the process dies in its first on-commit callback, right
     after COMMIT and before the enqueue, with the other lane's request in
-    flight; the relay (durable) is SIGKILLed next. Two outcomes: the events
+    flight; the relay is SIGKILLed next. Two outcomes per entry: the events
     answered just before each death, and the committed transactions. A
     worker runs throughout.
     """
-    answered = Outcome("web killed right after answering", backend, durable, trials)
-    committed = Outcome("web killed right after COMMIT", backend, durable, trials)
+    name_answered = "web killed right after answering"
+    name_committed = "web killed right after COMMIT"
     rng = random.Random(seed)
     started = time.monotonic()
     lanes: list[flows.Lane] = []
     attempted: list[str] = []
-    with processes.site(workdir, backend, durable=durable) as site:
+    with processes.site(workdir, backend, modes) as site:
+        answered = counting.outcomes(name_answered, backend, site, trials)
+        committed = counting.outcomes(name_committed, backend, site, trials)
         site.start_worker()
         for trial in range(trials):
             _start(site)
             _ensure_worker(site)
-            _progress(committed, f"trial {trial}: server up", started)
+            _progress(name_committed, backend, f"trial {trial}: server up", started)
             keys: list[str] = []
             load = flows.Load(site.base_url, "web", lanes=2, interval=0.05)
             load.on_accept = _killer(load, site, rng.randint(3, 20), keys)
@@ -316,42 +327,47 @@ def web_deaths(
         accepted, unanswered = counting.accepted_keys(site, lanes)
         keys = counting.committed_keys(site)
         if set(keys) != set(attempted):
-            committed.notes.append(f"{len(attempted) - len(keys)} transactions did not commit")
-        _finish(committed, site, keys, [], started, others=[*accepted, *unanswered])
-        counting.count(answered, site, accepted, unanswered, others=keys)
-        answered.seconds = committed.seconds
-        return answered, committed
+            _note(committed, f"{len(attempted) - len(keys)} transactions did not commit")
+        _finish(committed, site, keys, [], started, (*accepted, *unanswered))
+        _finish(answered, site, accepted, unanswered, started, tuple(keys), drained=True)
+        return [*answered, *committed]
 
 
 # ---------------------------------------------------------------------- smoke
 
 
-def smoke(workdir: Path, backend: str, *, durable: bool) -> tuple[Outcome, Outcome]:
-    """Every failure once on one site (the default run's test): ``(flows, commit)`` outcomes.
+def smoke(workdir: Path, backend: str, *, modes: Modes = BOTH) -> list[Outcome]:
+    """Every failure once on one site (the default run's test).
 
     While two lanes fire: a worker SIGKILLed mid-flow, the next SIGTERMed, and
     on Redis, Redis SIGKILLed and restarted; then the Django view dies right
     after COMMIT, and the relay is SIGKILLed and restarted (the server stays
-    down: delivery needs the relay and a worker only).
+    down: delivery needs the relay and a worker only). Outcomes: the flows'
+    and the commit's, per entry.
     """
-    flows_outcome = Outcome("smoke: worker SIGKILL + SIGTERM, Redis kill", backend, durable, 1)
-    commit_outcome = Outcome("smoke: web killed right after COMMIT", backend, durable, 1)
+    name_flows = "smoke: worker SIGKILL + SIGTERM" + (", Redis kill" if backend == "redis" else "")
+    name_commit = "smoke: web killed right after COMMIT"
     started = time.monotonic()
-    with processes.site(workdir, backend, durable=durable) as site:
+    with processes.site(workdir, backend, modes) as site:
+        flows_outcomes = counting.outcomes(name_flows, backend, site, 1)
+        commit_outcomes = counting.outcomes(name_commit, backend, site, 1)
         _start(site)
-        _progress(flows_outcome, "site up", started)
+        _progress(name_flows, backend, "site up", started)
         first = site.start_worker(HANDLER_SECONDS[0])
         load = flows.Load(site.base_url, "smoke", lanes=2, interval=0.05)
         with flows.running(load):
             for sig in (signal.SIGKILL, signal.SIGTERM):
                 _wait(
-                    f"{first.name} delivers", lambda w=first: site.delivered_by(w.pid) > 0, 45, site
+                    f"{first.name} delivers", lambda w=first: site.delivered_by(w.pid) > 0, 60, site
                 )
                 upcoming = site.start_worker(HANDLER_SECONDS[1])
                 time.sleep(0.2)
-                first.kill() if sig == signal.SIGKILL else first.terminate(20.0)
+                if sig == signal.SIGKILL:
+                    first.kill()
+                else:
+                    first.terminate(20.0)
                 first = upcoming
-                _progress(flows_outcome, f"{sig.name} sent", started)
+                _progress(name_flows, backend, f"{sig.name} sent", started)
             if site.redis is not None:
                 site.redis.kill()
                 time.sleep(1.0)
@@ -360,16 +376,15 @@ def smoke(workdir: Path, backend: str, *, durable: bool) -> tuple[Outcome, Outco
             if load.errors():
                 raise AssertionError(f"the load failed: {load.errors()}\n{site.logs()}")
         _die_after_commit(site)
-        _progress(flows_outcome, "died after COMMIT", started)
+        _progress(name_flows, backend, "died after COMMIT", started)
         if site.relay is not None:  # the relay dies too and restarts (the server need not)
             site.relay.kill()
             site.start_relay()
         _ensure_worker(site)
         accepted, unanswered = counting.accepted_keys(site, load.started)
         keys = counting.committed_keys(site)
-        _finish(flows_outcome, site, accepted, unanswered, started, others=keys)
-        counting.count(commit_outcome, site, keys, others=[*accepted, *unanswered])
-        commit_outcome.seconds = flows_outcome.seconds
         if not keys:
-            commit_outcome.notes.append("the transaction did not commit")
-        return flows_outcome, commit_outcome
+            _note(commit_outcomes, "the transaction did not commit")
+        _finish(flows_outcomes, site, accepted, unanswered, started, tuple(keys))
+        _finish(commit_outcomes, site, keys, [], started, (*accepted, *unanswered), drained=True)
+        return [*flows_outcomes, *commit_outcomes]
