@@ -108,9 +108,14 @@ class _Delivery:
         self.budget = conf.seconds(ENQUEUE_TIMEOUT_SETTING)
 
     def timeout(self) -> EnqueueTimeout:
+        outcome = (
+            "the outbox write may still finish (then the relay delivers it) or not"
+            if self.spec.durable
+            else "this delivery is lost"
+        )
         return EnqueueTimeout(
             f"enqueueing {self.path} for {self.event!r} took longer than "
-            f"{self.budget:g}s ({ENQUEUE_TIMEOUT_SETTING}); this delivery is lost."
+            f"{self.budget:g}s ({ENQUEUE_TIMEOUT_SETTING}); {outcome}."
         )
 
     # -- work done in some thread ------------------------------------------------------------
