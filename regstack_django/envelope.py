@@ -14,9 +14,11 @@ Signed, not encrypted: the payload is as readable in the queue as before
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any, Final
 
 from django.core import signing
+from django.core.signals import setting_changed
 
 SALT: Final = "regstack_django.background.v2"
 _KEYS: Final = frozenset({"handler", "durable", "payload"})
@@ -26,11 +28,23 @@ class UntrustedMessage(ValueError):
     """A task message this app did not sign, or not in the shape it signs."""
 
 
+@cache
+def _signer() -> signing.Signer:
+    """One signer per key set: building it reads ``SECRET_KEY``, so not on every fire."""
+    return signing.Signer(salt=SALT)
+
+
+def _forget_signer(*, setting: str, **kwargs: Any) -> None:
+    if setting in {"SECRET_KEY", "SECRET_KEY_FALLBACKS"}:
+        _signer.cache_clear()
+
+
+setting_changed.connect(_forget_signer, weak=False, dispatch_uid="regstack_django.envelope")
+
+
 def seal(handler: str, durable: bool, payload: dict[str, Any]) -> str:
     """The signed task argument for one delivery."""
-    return signing.Signer(salt=SALT).sign_object(
-        {"handler": handler, "durable": durable, "payload": payload}
-    )
+    return _signer().sign_object({"handler": handler, "durable": durable, "payload": payload})
 
 
 def open_envelope(message: object) -> tuple[str, bool, dict[str, Any]]:
@@ -41,7 +55,7 @@ def open_envelope(message: object) -> tuple[str, bool, dict[str, Any]]:
             "message: nothing was run."
         )
     try:
-        content = signing.Signer(salt=SALT).unsign_object(message)
+        content = _signer().unsign_object(message)
     except signing.BadSignature:
         raise UntrustedMessage(
             "The task message's signature does not match (tampered, or signed with another "

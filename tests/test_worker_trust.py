@@ -150,3 +150,13 @@ def test_a_custom_event_that_is_configured_runs() -> None:
     custom = encode("invoice_paid", object(), {"amount": 3})
     assert deliver.enqueue(seal(HANDLER, False, custom)).status == "SUCCESSFUL"
     assert hooks.CALLS[0][2]["amount"] == 3
+
+
+def test_a_rotated_secret_key_still_opens_messages_signed_with_a_fallback() -> None:
+    message = seal(HANDLER, False, payload())
+    old = settings.SECRET_KEY
+    with override_settings(SECRET_KEY="a-new-key", SECRET_KEY_FALLBACKS=[old]):
+        assert deliver.enqueue(message).status == "SUCCESSFUL"
+    hooks.reset()
+    with override_settings(SECRET_KEY="a-new-key", SECRET_KEY_FALLBACKS=[]):
+        failed_with(run(message), UntrustedMessage)
