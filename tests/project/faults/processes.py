@@ -43,7 +43,7 @@ BACKENDS = ("database", "redis")
 STARTUP_SECONDS = 60.0
 #: Short outbox timings (``FAULTS_INTERFACE``: the testproject's env names).
 OUTBOX_ENV = {
-    "TESTPROJECT_OUTBOX_LEASE": "3",
+    "TESTPROJECT_OUTBOX_LEASE": "5",
     "TESTPROJECT_OUTBOX_POLL_INTERVAL": "0.2",
     "TESTPROJECT_OUTBOX_BACKOFF_MAX": "2",
 }
@@ -260,6 +260,13 @@ class Site:
     def delivered_by(self, pid: int) -> int:
         rows = self.query("SELECT count(*) FROM delivery WHERE pid = ?", pid, db="faults.sqlite3")
         return int(str(rows[0][0]))
+
+    def handouts(self) -> tuple[int, float, int]:
+        """The outbox's ``(rows, hand-outs per row on average, most hand-outs of one row)``."""
+        ((rows, average, most),) = self.query(
+            "SELECT count(*), avg(attempts), max(attempts) FROM regstack_django_outboxevent"
+        )
+        return int(str(rows)), float(str(average or 0)), int(str(most or 0))
 
     def server_logs(self) -> str:
         """Every server process's output, in start order (restarts append)."""
