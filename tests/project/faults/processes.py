@@ -43,7 +43,7 @@ BACKENDS = ("database", "redis")
 STARTUP_SECONDS = 60.0
 #: Short outbox timings (``FAULTS_INTERFACE``: the testproject's env names).
 OUTBOX_ENV = {
-    "TESTPROJECT_OUTBOX_LEASE": "5",
+    "TESTPROJECT_OUTBOX_LEASE": "10",
     "TESTPROJECT_OUTBOX_POLL_INTERVAL": "0.2",
     "TESTPROJECT_OUTBOX_BACKOFF_MAX": "2",
 }
