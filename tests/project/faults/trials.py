@@ -50,6 +50,12 @@ def _sigterm(workdir: Path, backend: str, trials: int) -> list[Outcome]:
     return scenarios.worker_deaths(workdir, backend, sig=signal.SIGTERM, trials=trials)
 
 
+def _sigterm_busy(workdir: Path, backend: str, trials: int) -> list[Outcome]:
+    return scenarios.worker_deaths(
+        workdir, backend, sig=signal.SIGTERM, trials=trials, modes=("today",), busy=True
+    )
+
+
 def _web(workdir: Path, backend: str, trials: int) -> list[Outcome]:
     return scenarios.web_deaths(workdir, backend, trials=trials)
 
@@ -70,6 +76,8 @@ def plan(backends: tuple[str, ...] = ("database", "redis")) -> list[Cell]:
             Cell("sigterm", backend, _sigterm, WORKER_TRIALS),
             Cell("web", backend, _web, WEB_TRIALS),
         ]
+        if backend == "database":
+            cells.append(Cell("sigterm-busy", backend, _sigterm_busy, WORKER_TRIALS))
         if backend == "redis":
             cells += [
                 Cell("redis-outage", backend, _outage, OUTAGE_TRIALS),
