@@ -68,10 +68,10 @@ def header(outcomes: list[Outcome], seconds: float | None) -> str:
     took = f" in {seconds / 60:.1f} min" if seconds else ""
     when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d")
     return (
-        f"Measured {when} on a 2-core VM shared with other jobs{took}: {_versions()}. Each cell is one "
-        "site; *of N* is the events accepted (answered by regstack's route, or committed "
-        "by the Django view); lost = accepted and never delivered by the end of a bounded "
-        "drain; dup. = extra deliveries."
+        f"Measured {when} on a 2-core VM shared with other jobs{took}: {_versions()}. "
+        "Each cell is one site; *of N* is the events accepted (answered by regstack's "
+        "route, or committed by the Django view); lost = accepted and never delivered by "
+        "the end of a bounded drain; dup. = extra deliveries."
     )
 
 
