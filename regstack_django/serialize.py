@@ -181,14 +181,16 @@ def decode(
     _check_arguments(event, set(kwargs), include_secrets)
     decoded = dict(kwargs)
     user = decoded.get("user")
-    if isinstance(user, Mapping):
+    if isinstance(user, Mapping) and (event in EVENT_ARGUMENTS or set(user) == set(USER_FIELDS)):
+        # regstack's events carry a regstack user; a custom event's "user" may be
+        # any dict of its own, passed on as it is unless it has exactly these fields.
         if set(user) != set(USER_FIELDS):
             raise PayloadError(_key_problem("user", set(user), frozenset(USER_FIELDS)))
         try:
             decoded["user"] = PublicUser(user)
         except (TypeError, ValueError):
             raise PayloadError("The payload's user has a timestamp that is not ISO 8601.") from None
-    elif "user" in decoded and user is not None:
+    elif event in EVENT_ARGUMENTS and "user" in decoded and user is not None:
         raise PayloadError("The payload's 'user' is not a JSON object.")
     return event, event_id, sender, decoded
 

@@ -160,3 +160,9 @@ def test_a_rotated_secret_key_still_opens_messages_signed_with_a_fallback() -> N
     hooks.reset()
     with override_settings(SECRET_KEY="a-new-key", SECRET_KEY_FALLBACKS=[]):
         failed_with(run(message), UntrustedMessage)
+
+
+def test_a_custom_events_own_user_dict_passes_as_it_is() -> None:
+    custom = encode("invoice_paid", object(), {"user": {"name": "x"}})
+    assert deliver.enqueue(seal(HANDLER, False, custom)).status == "SUCCESSFUL"
+    assert hooks.CALLS[0][2]["user"] == {"name": "x"}
