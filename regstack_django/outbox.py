@@ -16,7 +16,12 @@ from typing import Any
 
 from django.utils import timezone
 
-from regstack_django.conf import OUTBOX_BACKOFF_MAX_SETTING, OUTBOX_BACKOFF_SETTING, conf
+from regstack_django.conf import (
+    OUTBOX_BACKOFF_MAX_SETTING,
+    OUTBOX_BACKOFF_SETTING,
+    OUTBOX_LEASE_SETTING,
+    conf,
+)
 from regstack_django.failures import REDACTED
 from regstack_django.models import OutboxEvent
 
@@ -32,10 +37,17 @@ def write(event: str, handler: str, event_id: str, message: str) -> None:
 
 
 def begin_delivery(event_id: uuid.UUID, handler: str) -> bool:
-    """Whether a worker should run this delivery: its row exists and is not delivered."""
-    return OutboxEvent.objects.filter(
+    """Whether a worker should run this delivery: its row exists and is not delivered.
+
+    Also restarts the row's lease from now, so the relay counts it from the
+    start of the run, not from the hand-out: a handler that starts late (a
+    lagging queue) is not handed out again while it runs.
+    """
+    lease = datetime.timedelta(seconds=conf.seconds(OUTBOX_LEASE_SETTING))
+    started = OutboxEvent.objects.filter(
         event_id=event_id, handler=handler, delivered_at__isnull=True
-    ).exists()
+    ).update(available_at=timezone.now() + lease)
+    return started > 0
 
 
 def mark_delivered(event_id: uuid.UUID, handler: str) -> None:

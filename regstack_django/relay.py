@@ -5,9 +5,11 @@ One pass (:func:`relay_pass`):
 1. takes up to ``batch`` rows that are not delivered and due
    (``available_at <= now``: new rows, rows whose lease ran out, rows whose
    backoff is over), oldest first;
-2. claims each by moving ``available_at`` to ``now + REGSTACK_OUTBOX_LEASE``
-   and counting the attempt, in one conditional UPDATE (two relays never hand
-   out the same row in one pass);
+2. claims each by moving ``available_at`` to ``now + lease`` and counting the
+   attempt, in one conditional UPDATE (two relays never hand out the same row
+   in one pass); the lease is ``REGSTACK_OUTBOX_LEASE`` for the first hand-out
+   and doubles with each one after it (:func:`lease_for`), and the worker
+   restarts it when it starts the delivery;
 3. checks the row's signature and that it still names a background entry in
    these settings, and enqueues :data:`~regstack_django.worker.deliver` with
    the entry's Tasks options. If the broker refuses, the row is due again
@@ -66,10 +68,24 @@ def _task_for(event: str, handler: str) -> Any:
     return task_with_options({name: getattr(spec, name) for name in TASK_OPTIONS})
 
 
+#: The lease doubles with each hand-out, up to this many times the setting.
+LEASE_GROWTH_CAP = 32
+
+
+def lease_for(lease: float, attempts: int) -> datetime.timedelta:
+    """The lease of hand-out ``attempts + 1``: ``lease``, then doubling, capped.
+
+    A row whose earlier message still waits in a lagging queue (a worker outage
+    longer than the lease) is handed out again log-many times, not once per
+    lease: the queue does not fill with copies while the workers are away.
+    """
+    return datetime.timedelta(seconds=lease * min(2**attempts, LEASE_GROWTH_CAP))
+
+
 def relay_pass(batch: int = BATCH, stop: Any = None) -> PassResult:
     """Hand out up to ``batch`` due rows (see the module docstring)."""
     now = timezone.now()
-    lease = datetime.timedelta(seconds=conf.seconds(OUTBOX_LEASE_SETTING))
+    lease = conf.seconds(OUTBOX_LEASE_SETTING)
     rows = list(
         OutboxEvent.objects.filter(delivered_at__isnull=True, available_at__lte=now)
         .order_by("available_at", "id")
@@ -81,7 +97,7 @@ def relay_pass(batch: int = BATCH, stop: Any = None) -> PassResult:
             break
         claimed = OutboxEvent.objects.filter(
             pk=row.pk, delivered_at__isnull=True, available_at=row.available_at
-        ).update(available_at=now + lease, attempts=F("attempts") + 1)
+        ).update(available_at=now + lease_for(lease, row.attempts), attempts=F("attempts") + 1)
         if not claimed:
             continue  # another relay took it, or a worker just delivered it
         try:

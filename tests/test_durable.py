@@ -260,3 +260,30 @@ def test_delivered_rows_are_pruned_after_the_retention(registry: HookRegistry) -
     )
     assert prune() == 1
     assert OutboxEvent.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_lease_doubles_per_hand_out_and_restarts_when_a_worker_starts(
+    registry: HookRegistry,
+) -> None:
+    """A lagging queue is not filled with copies: hand-outs grow apart; a started run holds."""
+    from regstack_django import outbox
+
+    with override_settings(TASKS=DUMMY, REGSTACK_HOOKS=DURABLE, REGSTACK_OUTBOX_LEASE=0.2):
+        backend = tasks_module().task_backends["default"]  # type: ignore[union-attr]
+        backend.clear()
+        registry.fire_sync("user_registered", user=user())
+        relay_once()  # hand-out 1, lease 0.2 s
+        time.sleep(0.3)
+        relay_once()  # hand-out 2, lease 0.4 s
+        time.sleep(0.3)
+        relay_once()  # still leased
+        assert len(backend.results) == 2
+        time.sleep(0.2)
+        relay_once()  # hand-out 3
+        assert len(backend.results) == 3
+        row = OutboxEvent.objects.get()
+        time.sleep(0.85)  # hand-out 3's lease (0.8 s) ran out ...
+        assert outbox.begin_delivery(row.event_id, row.handler)  # ... but a worker starts it
+        relay_once()
+        assert len(backend.results) == 3  # the running delivery is not handed out again
