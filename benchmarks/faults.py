@@ -75,10 +75,11 @@ def header(outcomes: list[Outcome], seconds: float | None) -> str:
     )
 
 
-def run(cells: list[trials.Cell], count: int | None) -> list[Outcome]:
+def run(cells: list[trials.Cell], count: int | None, *, disk: bool = False) -> list[Outcome]:
     outcomes: list[Outcome] = []
     for cell in cells:
-        workdir = Path(tempfile.mkdtemp(prefix=f"faults-{cell.id}-", dir=_tmp_root()))
+        where = None if disk else _tmp_root()
+        workdir = Path(tempfile.mkdtemp(prefix=f"faults-{cell.id}-", dir=where))
         print(f"== {cell.id} in {workdir}", flush=True)
         try:
             results = cell(workdir, count)
@@ -91,6 +92,8 @@ def run(cells: list[trials.Cell], count: int | None) -> list[Outcome]:
             for failed in results:
                 failed.notes.append(f"the cell failed: {type(exc).__name__}: {str(exc)[:200]}")
         for outcome in results:
+            if disk:
+                outcome.scenario += " (SQLite on disk)"
             print(outcome.line(), flush=True)
             outcomes.append(outcome)
     return outcomes
@@ -104,11 +107,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trials", type=int, help="trials per cell (default: the plan's)")
     parser.add_argument("--from-results", type=Path, help="render saved results, run nothing")
     parser.add_argument("--save", type=Path, default=RESULTS / "benchmark.json")
+    parser.add_argument(
+        "--disk", action="store_true", help="sites in the system's temp dir, not tmpfs"
+    )
     args = parser.parse_args(argv)
     started = time.monotonic()
     if args.from_results:
         files = (
-            sorted(args.from_results.glob("*.json"))
+            sorted(args.from_results.glob("*.json"), key=lambda path: path.stat().st_mtime)
             if args.from_results.is_dir()
             else [args.from_results]
         )
@@ -117,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         cells = trials.plan(tuple(args.backend or ("database", "redis")))
         cells = [c for c in cells if not args.only or any(o in c.id for o in args.only)]
-        outcomes = run(cells, args.trials)
+        outcomes = run(cells, args.trials, disk=args.disk)
         seconds = time.monotonic() - started
         table.save(outcomes, args.save)
         print(f"{len(outcomes)} results in {seconds:.0f} s, saved to {args.save}")
