@@ -146,6 +146,8 @@ class Site:
     backend: str
     #: Which probe entries (``settings.FAULTS_ENTRIES``): ``today``, ``durable`` or both.
     modes: tuple[str, ...] = ("today", "durable")
+    #: ``REGSTACK_OUTBOX_LEASE`` (seconds) of every process.
+    lease: float = 10.0
     redis: CrashableRedis | None = None
     server: Process | None = None
     relay: Process | None = None
@@ -167,6 +169,7 @@ class Site:
         redis_url = self.redis.url() if self.redis is not None else "redis://127.0.0.1:1/0"
         env = _base_env(self.var_dir, self.backend, redis_url)
         env.update(OUTBOX_ENV, FAULTS_ENTRIES=",".join(self.modes), **extra)
+        env["TESTPROJECT_OUTBOX_LEASE"] = f"{self.lease:g}"
         return env
 
     # ------------------------------------------------------------------ life cycle
@@ -280,10 +283,10 @@ class Site:
 
 @contextlib.contextmanager
 def site(
-    workdir: Path, backend: str, modes: tuple[str, ...] = ("today", "durable")
+    workdir: Path, backend: str, modes: tuple[str, ...] = ("today", "durable"), lease: float = 10.0
 ) -> Iterator[Site]:
     """An opened :class:`Site` (Redis up for that backend; nothing else yet), closed after."""
-    opened = Site(workdir=workdir, backend=backend, modes=modes)
+    opened = Site(workdir=workdir, backend=backend, modes=modes, lease=lease)
     try:
         yield opened.open()
     finally:
