@@ -9,9 +9,13 @@ with exactly one receiver:
   ``{"handler": ..., "background": True}``: it encodes the payload and
   enqueues one task, which with ``django_tasks_db.DatabaseBackend`` is one
   INSERT (and one commit) into the project's database;
-* ``background, one hop``: a sketch of a cheaper receiver (not shipped): the
-  same encode and enqueue, with the in-transaction check and the INSERT in a
-  single thread hop instead of two (see ``docs/background.md``).
+* ``background, durable``: the same entry with ``"durable": True``: it
+  encodes and signs the payload and inserts one outbox row (an INSERT and a
+  commit into the same database); the relay's enqueue happens later, outside
+  the request.
+
+Both background receivers run as from regstack's routes (a plain event loop):
+their database work goes to the bridge's own enqueue thread.
 
 Every fire passes a user shaped like regstack's (so the payload encodes one),
 as ``user_logged_in`` does. The tasks are never run: the worker's cost is not
@@ -56,7 +60,7 @@ from benchmarks.harness import (
 INLINE_ASYNC = "inline async"
 INLINE_SYNC = "inline sync"
 BACKGROUND = "background"
-ONE_HOP = "background, one hop"
+DURABLE = "background, durable"
 BASELINE = INLINE_ASYNC
 #: A handler the background entries name; the queued tasks are never run.
 HANDLER_PATH = "testproject.audit.hooks.record_delivery"
@@ -83,26 +87,6 @@ class FakeUser:
 USER = FakeUser(id=str(uuid.uuid4()), email="bench@example.com")
 
 
-def _one_hop_receiver(spec: Any) -> Any:
-    """The background receiver with its two thread hops folded into one (the proposal)."""
-    from asgiref.sync import sync_to_async
-
-    from regstack_django.background import _defer_if_in_transaction, task_with_options
-    from regstack_django.serialize import encode
-
-    def defer_or_enqueue(task: Any, arguments: dict[str, Any]) -> None:
-        if not _defer_if_in_transaction(task, arguments):
-            task.enqueue(**arguments)
-
-    hop = sync_to_async(defer_or_enqueue, thread_sensitive=True)
-
-    async def receiver(signal: object, sender: object, **kwargs: Any) -> None:
-        payload = encode(spec.event, sender, kwargs, include_secrets=spec.include_secrets)
-        await hop(task_with_options({}), {"handler": spec.path, "payload": payload})
-
-    return receiver
-
-
 def _contenders() -> dict[str, AsyncOp]:
     """One custom event per contender, each with its one receiver connected."""
     from regstack_django import HookRegistry, signals
@@ -115,7 +99,7 @@ def _contenders() -> dict[str, AsyncOp]:
     def sync_noop(sender: object, **kwargs: Any) -> None:
         return None
 
-    def spec(event: str) -> HandlerSpec:
+    def spec(event: str, durable: bool = False) -> HandlerSpec:
         return HandlerSpec(
             event=event,
             index=0,
@@ -123,13 +107,14 @@ def _contenders() -> dict[str, AsyncOp]:
             handler=sync_noop,
             is_async=False,
             background=True,
+            durable=durable,
         )
 
     receivers = {
         INLINE_ASYNC: async_noop,
         INLINE_SYNC: sync_noop,
         BACKGROUND: background_receiver(spec("bench_enqueue_background")),
-        ONE_HOP: _one_hop_receiver(spec("bench_enqueue_one_hop")),
+        DURABLE: background_receiver(spec("bench_enqueue_durable", durable=True)),
     }
     registry = HookRegistry()
     ops: dict[str, AsyncOp] = {}
@@ -153,7 +138,9 @@ def _firing(registry: Any, event: str) -> AsyncOp:
 def _queued_rows() -> int:
     from django_tasks_db.models import DBTaskResult
 
-    return DBTaskResult.objects.count()
+    from regstack_django.models import OutboxEvent
+
+    return DBTaskResult.objects.count() + OutboxEvent.objects.count()
 
 
 def measure(rounds: int, warmup: int, target_ms: float) -> dict[str, Series]:
@@ -171,9 +158,11 @@ def report(series: dict[str, Series], rounds: int, rows: int, seconds: float) ->
     for name, s in series.items():
         q1, q2, q3 = paired_ratio_quartiles(s, base)
         table.append([name, us(s.median_ns), us(s.cpu_median_ns), f"{q2:.1f}x ({q1:.1f}-{q3:.1f})"])
+    d1, d2, d3 = paired_ratio_quartiles(series[DURABLE], series[BACKGROUND])
     note = (
-        f"{leg_name()}; median of {rounds} interleaved rounds; {rows} tasks queued; "
-        f"load {load_average()}; {seconds:.1f}s"
+        f"{DURABLE} / {BACKGROUND} (paired, in-request cost): {d2:.2f}x ({d1:.2f}-{d3:.2f}); "
+        f"{leg_name()}; median of {rounds} interleaved rounds; {rows} tasks and outbox rows "
+        f"queued; load {load_average()}; {seconds:.1f}s"
     )
     return (
         text_table(headers, table) + "\n" + note,

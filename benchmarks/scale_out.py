@@ -134,6 +134,7 @@ def enqueue_probe(rounds: int) -> dict[str, float]:
     from regstack.models.user import BaseUser
 
     from regstack_django.background import deliver
+    from regstack_django.envelope import seal
     from regstack_django.serialize import encode
 
     user = BaseUser(
@@ -152,7 +153,7 @@ def enqueue_probe(rounds: int) -> dict[str, float]:
     async def batch(n: int) -> None:
         for _ in range(n):
             payload = encode("password_reset_requested", user, kwargs)
-            await task.aenqueue(handler=HANDLER, payload=payload)
+            await task.aenqueue(seal(HANDLER, False, payload))
 
     async def timed() -> list[float]:
         await batch(20)  # warm-up: connections, first-use set-up
@@ -234,7 +235,7 @@ def render(
         "## Enqueue cost per event",
         "",
         "What one background handler adds to the request that fires its event:",
-        "encoding the payload and `await deliver.aenqueue(...)` through the backend",
+        "encoding and signing the payload and `await deliver.aenqueue(...)` through the backend",
         f"(median of rounds of {ENQUEUE_BATCH} enqueues; no worker running).",
         "",
         "| backend | median per event | best round |",
@@ -254,11 +255,43 @@ def render(
         "the database backend's workers also claim their tasks from that same file, and",
         "a second one gained nothing in any run. The enqueue costs of the three",
         "backends are of the same order (1 to 2 ms; they move by a third between",
-        "runs), paid once per background handler per event, inside the request, on",
-        "the thread that runs its sync code.",
+        "runs), paid once per background handler per event, inside the request (the",
+        "bridge runs it on its own enqueue thread, within REGSTACK_HOOKS_ENQUEUE_TIMEOUT).",
         "",
+        *TIMEOUTS_SECTION,
     ]
     return "\n".join(lines)
+
+
+#: Not measured: what to configure so that a frozen broker costs a request a
+#: bounded wait (issue 13, item 5). testproject/settings_scale_out.py sets these.
+TIMEOUTS_SECTION = [
+    "## Timeouts",
+    "",
+    "A frozen broker (a Redis stopped with SIGSTOP, a network partition) must cost a",
+    "request a bounded wait. The bridge bounds its own wait: each background enqueue",
+    "runs on the bridge's own small thread pool and the fire waits for it at most",
+    "`REGSTACK_HOOKS_ENQUEUE_TIMEOUT` (default 2 s), then logs one ERROR naming the",
+    "event and the handler. The thread itself stays blocked until the backend's own",
+    "socket timeout fires, so set those too (the scale-out settings do):",
+    "",
+    "| backend | setting | value used | default |",
+    "| --- | --- | --- | --- |",
+    "| django-tasks-redis | `TASKS[...]['OPTIONS']['REDIS_SOCKET_TIMEOUT']` (s) "
+    "| 2 (must exceed `REDIS_BLOCK_TIMEOUT`, 500 ms here) | none: unbounded |",
+    "| django-tasks-redis | `TASKS[...]['OPTIONS']['REDIS_SOCKET_CONNECT_TIMEOUT']` (s) | 1 | 5 |",
+    "| Celery (Redis broker) | `CELERY_BROKER_TRANSPORT_OPTIONS = {'socket_timeout': 1, "
+    "'socket_connect_timeout': 1}` | 1, 1 | none |",
+    "| Celery | `CELERY_BROKER_CONNECTION_TIMEOUT` (s) | 1 | 4 |",
+    "| Celery | `CELERY_TASK_PUBLISH_RETRY_POLICY` | `max_retries` 1, 0.2 s apart | 3 retries |",
+    "| django-tasks-db | the database's own timeouts (SQLite `OPTIONS['timeout']`, "
+    "PostgreSQL `connect_timeout` / `statement_timeout`) | 30 s (SQLite lock wait) | 5 s |",
+    "",
+    "With a durable entry the request never calls the broker: the outbox INSERT is",
+    "the enqueue, and the relay's broker calls (retried with backoff) are outside",
+    "any request.",
+    "",
+]
 
 
 def main(argv: list[str] | None = None) -> int:

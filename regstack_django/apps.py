@@ -23,10 +23,11 @@ class RegstackDjangoConfig(AppConfig):
     def ready(self) -> None:
         """Safe to run more than once: nothing is built or connected twice."""
         from regstack_django import wiring
-        from regstack_django.checks import (
+        from regstack_django.system_checks import (
             check_hooks_setting,
             check_receivers,
             check_regstack_settings,
+            check_seconds_settings,
         )
 
         if not hasattr(self, "registry"):
@@ -34,6 +35,7 @@ class RegstackDjangoConfig(AppConfig):
         checks.register(check_hooks_setting)
         checks.register(check_regstack_settings)
         checks.register(check_receivers)
+        checks.register(check_seconds_settings)
         # weak=False: a weak connect adds a finalizer on every call, even a repeat.
         setting_changed.connect(_rewire, weak=False, dispatch_uid="regstack_django.rewire")
         try:

@@ -1,8 +1,11 @@
-"""System checks for ``REGSTACK_HOOKS``, and every id, message and hint.
+"""The words of the system checks: every id, and the hint that goes with it.
 
-All the words live here: :mod:`regstack_django.handlers` builds its problems
-with :func:`problem`, so the ``ImproperlyConfigured`` that stops start-up and
-the ``manage.py check`` line for the same mistake say the same thing.
+Only words live here (no parsing, no imports of this package), so every
+module can use them without an import cycle: :mod:`regstack_django.handlers`
+builds its problems with :func:`problem`, so the ``ImproperlyConfigured`` that
+stops start-up and the ``manage.py check`` line for the same mistake say the
+same thing. The check functions themselves are in
+:mod:`regstack_django.system_checks`.
 
 ====================  =========================================================
 id                    problem
@@ -19,7 +22,6 @@ regstack_django.E009  an option does not apply to this handler
 regstack_django.E010  ``background`` without Django's Tasks framework installed
 regstack_django.E011  ``backend`` names a Tasks backend that is not configured
 regstack_django.E012  ``REGSTACK_HOOKS_RAISE_ERRORS`` is not a bool
-regstack_django.W001  an event name regstack does not fire (custom or a typo)
 regstack_django.E013  ``REGSTACK_INSTANCE`` cannot be imported
 regstack_django.E014  ``REGSTACK_INSTANCE`` is not a RegStack (nor returns one)
 regstack_django.E015  ``REGSTACK`` is invalid (regstack's config refuses it)
@@ -27,18 +29,21 @@ regstack_django.E016  both ``REGSTACK`` and ``REGSTACK_INSTANCE`` are set
 regstack_django.E017  regstack's SQLite database folder does not exist
 regstack_django.E018  an ``@receiver`` cannot accept its regstack event's arguments
 regstack_django.E019  regstack is configured but not installed
+regstack_django.E023  ``REGSTACK_HOOKS_ENQUEUE_TIMEOUT`` is not a bounded positive number
+regstack_django.E024  an outbox setting is not a bounded positive number
+regstack_django.W001  an event name regstack does not fire (custom or a typo)
 regstack_django.W002  receivers connected, regstack installed, none configured
 regstack_django.W003  ``regstack_django`` after staticfiles: runserver skips regstack
 regstack_django.W004  regstack's SQLite path is relative to the working directory
+regstack_django.W006  a background entry's Tasks backend runs tasks in the request
+regstack_django.W007  a background entry's Tasks backend never runs tasks
 ====================  =========================================================
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
 from typing import Any
 
-from django.apps import AppConfig
 from django.core.checks import CheckMessage, Error, Warning
 
 E001 = "regstack_django.E001"
@@ -53,6 +58,8 @@ E009 = "regstack_django.E009"
 E010 = "regstack_django.E010"
 E011 = "regstack_django.E011"
 E012 = "regstack_django.E012"
+E023 = "regstack_django.E023"
+E024 = "regstack_django.E024"
 W001 = "regstack_django.W001"
 E013 = "regstack_django.E013"
 E014 = "regstack_django.E014"
@@ -64,6 +71,8 @@ E019 = "regstack_django.E019"
 W002 = "regstack_django.W002"
 W003 = "regstack_django.W003"
 W004 = "regstack_django.W004"
+W006 = "regstack_django.W006"
+W007 = "regstack_django.W007"
 
 HINTS: dict[str, str] = {
     E001: 'Use a dict such as {{"user_registered": ["myapp.hooks.on_registered"]}}.',
@@ -80,13 +89,20 @@ HINTS: dict[str, str] = {
         "or install the backport with 'pip install regstack-django[tasks]' and add "
         "'django_tasks' to INSTALLED_APPS."
     ),
-    E011: "Configured Tasks backends: {aliases}. Add it to TASKS or fix the alias.",
+    E011: "{how}",
     E012: "Set REGSTACK_HOOKS_RAISE_ERRORS = True or False.",
+    E023: (
+        "Set REGSTACK_HOOKS_ENQUEUE_TIMEOUT to the seconds a request may wait for one "
+        "background enqueue (a finite number > 0 and <= {maximum:g}; default {default:g})."
+    ),
+    E024: (
+        "Set {setting} to a finite number of seconds > 0 and <= {maximum:g} (default {default:g})."
+    ),
     W001: "{suggestion}",
     E013: (
         "Check the dotted path for typos, and that its module imports without errors: "
         "REGSTACK_INSTANCE names a RegStack or a function returning one, "
-        "e.g. 'mysite.regstack_site.build_regstack'."
+        "e.g. 'mysite.auth.build_regstack'."
     ),
     E014: (
         "Point REGSTACK_INSTANCE at a regstack.RegStack, or at a function that takes no "
@@ -119,7 +135,26 @@ HINTS: dict[str, str] = {
     W004: "{hint}",
 }
 
-WARNINGS = frozenset({W001, W002, W003, W004})
+    W006: (
+        "The Immediate backend runs each task inside the request, so the handler is not in "
+        "the background at all. Configure a backend with a worker (for example "
+        'django_tasks_db.DatabaseBackend) in TASKS, or drop "background": True.'
+    ),
+    W007: (
+        "The Dummy backend stores tasks and never runs them: every event is dropped. Use it "
+        "only in tests (silence with SILENCED_SYSTEM_CHECKS = ['regstack_django.W007']), or "
+        "configure a backend with a worker in TASKS."
+    ),
+}
+
+#: E011's hints: an unknown alias, or options the backend itself refuses.
+E011_UNKNOWN_ALIAS = "Configured Tasks backends: {aliases}. Add it to TASKS or fix the alias."
+E011_REFUSED_OPTION = (
+    "The Tasks backend {backend!r} refuses {options}: remove {them}, or change it to a value "
+    "that backend supports (for 'queue_name', one of its QUEUES; for 'priority', its range)."
+)
+
+WARNINGS = frozenset({W001, W002, W003, W004, W006, W007})
 ALL_IDS = frozenset(HINTS)
 
 
@@ -133,40 +168,3 @@ def as_text(message: CheckMessage) -> str:
     """One problem as the line ``ImproperlyConfigured`` shows."""
     return f"{message.id}: {message.msg} HINT: {message.hint}"
 
-
-def check_hooks_setting(
-    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
-) -> Iterable[CheckMessage]:
-    """Report every problem in ``REGSTACK_HOOKS`` (and its companion setting)."""
-    if app_configs is not None and not any(c.name == "regstack_django" for c in app_configs):
-        return []
-    from regstack_django.handlers import parse_hooks_setting
-
-    return parse_hooks_setting().problems
-
-
-def check_regstack_settings(
-    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
-) -> Iterable[CheckMessage]:
-    """Report what stops ``REGSTACK`` / ``REGSTACK_INSTANCE`` from giving one RegStack.
-
-    Builds the instance the way :func:`regstack_django.get_regstack` does (and
-    keeps it, so the site later uses the same one), and warns when regstack
-    is left unconfigured while receivers wait for its events.
-    """
-    if app_configs is not None and not any(c.name == "regstack_django" for c in app_configs):
-        return []
-    from regstack_django import instance
-
-    return [*instance.problems(), *instance.wiring_problems()]
-
-
-def check_receivers(
-    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
-) -> Iterable[CheckMessage]:
-    """Report ``@receiver`` functions on regstack's signals that the event cannot call."""
-    if app_configs is not None and not any(c.name == "regstack_django" for c in app_configs):
-        return []
-    from regstack_django.receivers_check import receiver_problems
-
-    return receiver_problems()

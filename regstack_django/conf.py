@@ -17,11 +17,35 @@ RAISE_ERRORS_SETTING = "REGSTACK_HOOKS_RAISE_ERRORS"
 CONFIG_SETTING = "REGSTACK"
 INSTANCE_SETTING = "REGSTACK_INSTANCE"
 
-#: Every setting this app reads; the README documents each one.
-SETTINGS = (HOOKS_SETTING, RAISE_ERRORS_SETTING, CONFIG_SETTING, INSTANCE_SETTING)
-
 #: Settings the one configured RegStack is built from (its cache resets when one changes).
 INSTANCE_SETTINGS = frozenset({CONFIG_SETTING, INSTANCE_SETTING, "DATABASES", "BASE_DIR"})
+ENQUEUE_TIMEOUT_SETTING = "REGSTACK_HOOKS_ENQUEUE_TIMEOUT"
+OUTBOX_LEASE_SETTING = "REGSTACK_OUTBOX_LEASE"
+OUTBOX_POLL_INTERVAL_SETTING = "REGSTACK_OUTBOX_POLL_INTERVAL"
+OUTBOX_BACKOFF_SETTING = "REGSTACK_OUTBOX_BACKOFF"
+OUTBOX_BACKOFF_MAX_SETTING = "REGSTACK_OUTBOX_BACKOFF_MAX"
+OUTBOX_RETENTION_SETTING = "REGSTACK_OUTBOX_RETENTION"
+
+#: Seconds settings: name -> (default, largest accepted value). Checked by
+#: :mod:`regstack_django.system_checks` (E023 for the enqueue budget, E024 for
+#: the outbox), so a typo shows at start-up rather than on the first event.
+SECONDS_SETTINGS: dict[str, tuple[float, float]] = {
+    ENQUEUE_TIMEOUT_SETTING: (2.0, 3600.0),
+    OUTBOX_LEASE_SETTING: (300.0, 7 * 86400.0),
+    OUTBOX_POLL_INTERVAL_SETTING: (1.0, 3600.0),
+    OUTBOX_BACKOFF_SETTING: (1.0, 86400.0),
+    OUTBOX_BACKOFF_MAX_SETTING: (300.0, 7 * 86400.0),
+    OUTBOX_RETENTION_SETTING: (7 * 86400.0, 3650 * 86400.0),
+}
+
+#: Every setting this app reads; the README documents each one.
+SETTINGS = (
+    HOOKS_SETTING,
+    RAISE_ERRORS_SETTING,
+    CONFIG_SETTING,
+    INSTANCE_SETTING,
+    *SECONDS_SETTINGS,
+)
 
 
 class Settings:
@@ -63,6 +87,25 @@ class Settings:
         environment variables), nothing overridden.
         """
         return self.REGSTACK is not None or self.REGSTACK_INSTANCE is not None
+    def seconds(self, name: str) -> float:
+        """One of :data:`SECONDS_SETTINGS`, or its default when unset or invalid.
+
+        An invalid value is reported by the system checks; here it falls back
+        to the default so a running process never fails on it.
+        """
+        default, maximum = SECONDS_SETTINGS[name]
+        value = getattr(settings, name, default)
+        return float(value) if valid_seconds(value, maximum) else default
+
+
+def valid_seconds(value: object, maximum: float) -> bool:
+    """A finite number of seconds in ``(0, maximum]`` (``bool`` is not a number here)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return 0 < float(value) <= maximum
+    except OverflowError:  # an int too large for a float: 10**400
+        return False
 
 
 conf = Settings()

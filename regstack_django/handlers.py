@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import importlib.util
 import inspect
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -21,9 +22,13 @@ from django.core.checks import CheckMessage
 from django.utils.module_loading import import_string
 
 from regstack_django import checks, tasks_compat
-from regstack_django.checks import problem
+from regstack_django.checks import E011_REFUSED_OPTION, E011_UNKNOWN_ALIAS, problem
 from regstack_django.conf import HOOKS_SETTING, RAISE_ERRORS_SETTING, conf
 from regstack_django.events import EVENT_ARGUMENTS, KNOWN_EVENTS
+
+#: The largest ``timeout`` accepted: a day. Beyond it a timeout means nothing,
+#: and a huge value (``10**400``) would fail every fire with ``OverflowError``.
+MAX_TIMEOUT = 86400.0
 
 #: option -> (accepted types, description for the hint)
 OPTION_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
@@ -31,12 +36,20 @@ OPTION_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "background": ((bool,), "True or False"),
     "on_commit": ((bool,), "True or False"),
     "include_secrets": ((bool,), "True or False"),
-    "timeout": ((int, float), "a positive number of seconds"),
+    "timeout": ((int, float), f"a finite number of seconds > 0 and <= {MAX_TIMEOUT:g}"),
+    "durable": ((bool,), "True or False"),
     "queue_name": ((str,), "a queue name string"),
     "priority": ((int,), "an integer"),
     "backend": ((str,), "a Tasks backend alias string"),
 }
-BACKGROUND_ONLY = ("on_commit", "include_secrets", "queue_name", "priority", "backend")
+BACKGROUND_ONLY = (
+    "on_commit",
+    "include_secrets",
+    "queue_name",
+    "priority",
+    "backend",
+    "durable",
+)
 
 
 @dataclass(frozen=True)
@@ -55,6 +68,7 @@ class HandlerSpec:
     queue_name: str | None = None
     priority: int | None = None
     backend: str | None = None
+    durable: bool = False
 
     @property
     def dispatch_uid(self) -> str:
@@ -178,6 +192,7 @@ def _parse_entry(
         queue_name=options.get("queue_name"),
         priority=options.get("priority"),
         backend=options.get("backend"),
+        durable=options.get("durable", False),
     )
 
 
@@ -199,7 +214,7 @@ def _check_options(
         types, expected = OPTION_TYPES[name]
         valid = _valid(value, types)
         if name == "timeout" and valid:
-            valid = value > 0
+            valid = _bounded_seconds(value)
         if not valid:
             problems.append(
                 problem(
@@ -209,6 +224,14 @@ def _check_options(
                     expected=expected,
                 )
             )
+
+
+def _bounded_seconds(value: float) -> bool:
+    try:
+        seconds = float(value)
+    except OverflowError:  # an int too large for a float
+        return False
+    return math.isfinite(seconds) and 0 < seconds <= MAX_TIMEOUT
 
 
 def _valid(value: object, types: tuple[type, ...]) -> bool:
@@ -337,5 +360,75 @@ def _check_applicability(
                     "or drop the timeout.",
                 )
             )
+    if background and options.get("durable") is True and "on_commit" in options:
+        problems.append(
+            problem(
+                checks.E009,
+                f"{where} ({path!r}) option 'on_commit' does not apply to a durable handler.",
+                why="A durable entry writes its outbox row inside the caller's transaction, "
+                "so it is committed (or rolled back) with it: remove 'on_commit'.",
+            )
+        )
     if background:
-        problems.extend(tasks_compat.background_problems(where, path, options))
+        problems.extend(background_problems(where, path, options))
+
+
+def background_problems(where: str, path: str, options: dict[str, Any]) -> list[CheckMessage]:
+    """What stops ``path`` from running in the background, as check messages.
+
+    Beyond the alias, the backend itself judges the task options (a queue it
+    does not serve, a priority it does not support), so a mistake shows at
+    start-up rather than as a failed enqueue on every event. A backend that
+    runs tasks in the request (Immediate) or never (Dummy) is a warning.
+    """
+    if tasks_compat.tasks_module() is None:
+        return [
+            problem(
+                checks.E010,
+                f"{where} ({path!r}) is a background handler, but neither django.tasks "
+                "(Django 6.0+) nor the django_tasks backport is installed.",
+            )
+        ]
+    aliases = tasks_compat.backend_aliases()
+    backend = options.get("backend")
+    if backend is not None and backend not in aliases:
+        return [
+            problem(
+                checks.E011,
+                f"{where} ({path!r}) names the Tasks backend {backend!r}, which is not in TASKS.",
+                how=E011_UNKNOWN_ALIAS.format(aliases=", ".join(repr(a) for a in aliases)),
+            )
+        ]
+    refused = tasks_compat.refused_options(options)
+    if refused is not None:
+        names = [n for n in ("queue_name", "priority") if options.get(n) is not None]
+        return [
+            problem(
+                checks.E011,
+                f"{where} ({path!r}): the Tasks backend refuses these options "
+                f"({type(refused).__name__}: {refused}).",
+                how=E011_REFUSED_OPTION.format(
+                    backend=backend or "default",
+                    options=" and ".join(repr(n) for n in names) or "these options",
+                    them="it" if len(names) == 1 else "them",
+                ),
+            )
+        ]
+    kind = tasks_compat.backend_kind(backend)
+    if kind == "immediate":
+        return [
+            problem(
+                checks.W006,
+                f"{where} ({path!r}) is a background handler, but its Tasks backend "
+                f"{backend or 'default'!r} is the Immediate backend: it runs in the request.",
+            )
+        ]
+    if kind == "dummy":
+        return [
+            problem(
+                checks.W007,
+                f"{where} ({path!r}) is a background handler, but its Tasks backend "
+                f"{backend or 'default'!r} is the Dummy backend: it never runs.",
+            )
+        ]
+    return []

@@ -1,23 +1,26 @@
 """Find Django's Tasks framework: ``django.tasks`` (6.0+) or the ``django_tasks`` backport.
 
-Background handlers enqueue through whichever is importable; both expose
-``task``, ``task_backends`` and ``InvalidTaskBackend`` under the same names.
+This is the adapter and nothing else: which framework is installed, which
+backends are configured, what kind of backend an alias names, and whether a
+backend accepts an entry's task options. It imports nothing from this
+package, so the settings parser (:mod:`regstack_django.handlers`) and the
+background modules can both use it without an import cycle.
 """
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from functools import cache
 from types import ModuleType
-from typing import Any
+from typing import Any, Literal
 
 from django.conf import settings
-from django.core.checks import CheckMessage
-
-from regstack_django import checks
-from regstack_django.checks import problem
 
 _CANDIDATES = ("django.tasks", "django_tasks")
+
+#: The task options a background entry may set; the backend judges their values.
+TASK_OPTIONS = ("queue_name", "priority", "backend")
 
 
 @cache
@@ -39,42 +42,55 @@ def backend_aliases() -> list[str]:
     return sorted(configured) if configured else ["default"]
 
 
-def background_problems(where: str, path: str, options: dict[str, Any]) -> list[CheckMessage]:
-    """What stops ``path`` from running in the background, as check messages.
+def chosen_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The entry's task options that are set (``None`` means the backend's default)."""
+    return {name: options[name] for name in TASK_OPTIONS if options.get(name) is not None}
 
-    Beyond the alias, the backend itself judges the task options (a queue it
-    does not serve, a priority it does not support), so a mistake shows at
-    start-up rather than as a failed enqueue on every event.
+
+def backend_kind(alias: str | None) -> Literal["immediate", "dummy"] | None:
+    """Whether ``alias`` names Django's Immediate or Dummy backend (by class name).
+
+    Both ship with Django 6.x and with the backport; a project's subclass of
+    either counts too, since it inherits the behaviour.
     """
-    if tasks_module() is None:
-        return [
-            problem(
-                checks.E010,
-                f"{where} ({path!r}) is a background handler, but neither django.tasks "
-                "(Django 6.0+) nor the django_tasks backport is installed.",
-            )
-        ]
-    aliases = backend_aliases()
-    backend = options.get("backend")
-    if backend is not None and backend not in aliases:
-        return [
-            problem(
-                checks.E011,
-                f"{where} ({path!r}) names the Tasks backend {backend!r}, which is not in TASKS.",
-                aliases=", ".join(repr(a) for a in aliases),
-            )
-        ]
-    from regstack_django.background import task_with_options
-
+    module = tasks_module()
+    if module is None:
+        return None
     try:
-        task_with_options(options)
+        backend = module.task_backends[alias or "default"]
+    except Exception:
+        return None
+    names = {cls.__name__ for cls in type(backend).__mro__}
+    if "ImmediateBackend" in names:
+        return "immediate"
+    if "DummyBackend" in names:
+        return "dummy"
+    return None
+
+
+def probe(*args: Any, **kwargs: Any) -> None:
+    """A module-level function that only exists to ask a backend about options."""
+
+
+@cache
+def _probe_task() -> Any:
+    module = tasks_module()
+    assert module is not None
+    return module.task(probe)
+
+
+def refused_options(options: Mapping[str, Any]) -> Exception | None:
+    """The backend's own objection to an entry's task options, or ``None``.
+
+    ``Task.using()`` asks the backend to validate the task, so a queue it does
+    not serve or a priority out of its range shows here, at start-up, rather
+    than as a failed enqueue on every event.
+    """
+    chosen = chosen_options(options)
+    if not chosen:
+        return None
+    try:
+        _probe_task().using(**chosen)
     except Exception as exc:
-        return [
-            problem(
-                checks.E011,
-                f"{where} ({path!r}): the Tasks backend refuses these options "
-                f"({type(exc).__name__}: {exc}).",
-                aliases=", ".join(repr(a) for a in aliases),
-            )
-        ]
-    return []
+        return exc
+    return None

@@ -20,6 +20,13 @@ Environment variables:
 ``TESTPROJECT_VAR_DIR``
     Where both SQLite files live (default ``testproject/var/``); tests and
     throw-away demo runs point it at a temporary directory.
+``TESTPROJECT_DURABLE``
+    ``1`` makes every background entry below durable (``"durable": True``:
+    the event goes through the outbox and ``manage.py regstack_relay``);
+    off by default. ``TESTPROJECT_OUTBOX_LEASE``,
+    ``TESTPROJECT_OUTBOX_POLL_INTERVAL`` and ``TESTPROJECT_OUTBOX_BACKOFF_MAX``
+    set the ``REGSTACK_OUTBOX_*`` settings of the same names (tests use short
+    ones).
 ``TESTPROJECT_TASKS_BACKEND``, ``TESTPROJECT_REDIS_URL``
     Which Tasks backend runs the background handlers: ``database`` (the
     default), ``redis`` or ``celery`` (both Django 6.x, with the extra
@@ -261,3 +268,28 @@ if _env_flag("TESTPROJECT_DELIVERY_PROBE", default=False):
             "include_secrets": True,
         }
     )
+
+# Durable background delivery (README, "Background handlers"): off unless
+# TESTPROJECT_DURABLE=1. Then every background entry above is durable, and
+# 'python manage.py regstack_relay' runs beside the Tasks worker.
+DURABLE = _env_flag("TESTPROJECT_DURABLE", default=False)
+
+
+def make_durable(hooks: dict[str, list]) -> dict[str, list]:  # type: ignore[type-arg]
+    """``hooks`` with every background entry durable (``on_commit`` does not apply then)."""
+    return {
+        event: [
+            {**{k: v for k, v in e.items() if k != "on_commit"}, "durable": True}
+            if isinstance(e, dict) and e.get("background")
+            else e
+            for e in entries
+        ]
+        for event, entries in hooks.items()
+    }
+
+
+if DURABLE:
+    REGSTACK_HOOKS = make_durable(REGSTACK_HOOKS)
+for _name in ("LEASE", "POLL_INTERVAL", "BACKOFF_MAX"):
+    if os.environ.get(f"TESTPROJECT_OUTBOX_{_name}"):
+        globals()[f"REGSTACK_OUTBOX_{_name}"] = float(os.environ[f"TESTPROJECT_OUTBOX_{_name}"])

@@ -25,6 +25,14 @@ chosen by ``TESTPROJECT_TASKS_BACKEND`` / ``TESTPROJECT_REDIS_URL``), plus:
   figures use it to show what a second worker buys when handlers wait.
 * A short blocking read for django-tasks-redis workers (500 ms instead of
   5 s): a gracefully stopped worker notices the signal within that time.
+* Bounded broker calls (docs/scale-out.md, "Timeouts"): django-tasks-redis
+  leaves its socket timeout unbounded by default, so a frozen Redis would
+  hold an enqueue forever; here the socket timeout is 2 s (above the 500 ms
+  blocking read, as django-tasks-redis requires) and connecting 1 s. For
+  Celery, the Redis transport's socket and connect timeouts are 1 s and a
+  failed publish is retried once. ``REGSTACK_HOOKS_ENQUEUE_TIMEOUT`` (2 s)
+  bounds what a request waits whatever the backend does.
+* ``TESTPROJECT_DURABLE=1`` makes these entries durable too.
 
 Select it with ``DJANGO_SETTINGS_MODULE=testproject.settings_scale_out``.
 """
@@ -35,11 +43,13 @@ import os
 
 from testproject.settings import *  # noqa: F403 - a settings module extends another this way
 from testproject.settings import DATABASES as _BASE_DATABASES
+from testproject.settings import DURABLE as _DURABLE
 from testproject.settings import LOGGING as _BASE_LOGGING
 from testproject.settings import REGSTACK_HOOKS as _BASE_HOOKS
 from testproject.settings import TASKS as _BASE_TASKS
 from testproject.settings import TASKS_BACKEND as _TASKS_BACKEND
 from testproject.settings import TESTPROJECT_REGSTACK as _BASE_REGSTACK
+from testproject.settings import make_durable
 
 TESTPROJECT_REGSTACK = {
     **_BASE_REGSTACK,
@@ -75,6 +85,11 @@ REGSTACK_HOOKS = {
         for event in SCALE_OUT_EVENTS
     },
 }
+if _DURABLE:
+    REGSTACK_HOOKS = make_durable(REGSTACK_HOOKS)
+
+# What a request waits, at most, for one background enqueue (or outbox write).
+REGSTACK_HOOKS_ENQUEUE_TIMEOUT = 2.0
 
 _DEFAULT_DB = _BASE_DATABASES["default"]
 DATABASES = {
@@ -93,9 +108,27 @@ if _TASKS_BACKEND == "redis":
     _redis = _BASE_TASKS["default"]
     TASKS = {
         **_BASE_TASKS,
-        "default": {**_redis, "OPTIONS": {**_redis["OPTIONS"], "REDIS_BLOCK_TIMEOUT": 500}},
+        "default": {
+            **_redis,
+            "OPTIONS": {
+                **_redis["OPTIONS"],
+                "REDIS_BLOCK_TIMEOUT": 500,
+                # Unbounded by default: a frozen Redis would hold the enqueue forever.
+                "REDIS_SOCKET_TIMEOUT": 2,
+                "REDIS_SOCKET_CONNECT_TIMEOUT": 1,
+            },
+        },
     }
 elif _TASKS_BACKEND == "celery":
     # One message at a time per worker: a stopped worker hands back at most one
     # unstarted task, and two workers share a backlog evenly.
     CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+    # Bounded publishes: the Redis transport's socket timeouts, and one retry.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_timeout": 1, "socket_connect_timeout": 1}
+    CELERY_BROKER_CONNECTION_TIMEOUT = 1
+    CELERY_TASK_PUBLISH_RETRY_POLICY = {
+        "max_retries": 1,
+        "interval_start": 0,
+        "interval_step": 0.2,
+        "interval_max": 0.2,
+    }

@@ -76,3 +76,8 @@ def record_background(sender: object, **kwargs: Any) -> None:
 
 def raises_in_worker(sender: object, **kwargs: Any) -> None:
     raise RuntimeError("background handler failed")
+
+
+def raises_quoting_email(sender: object, user: Any, **kwargs: Any) -> None:
+    """A background handler whose error message quotes an argument value."""
+    raise RuntimeError(f"could not mail {user.email}")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -20,8 +22,15 @@ from django.test import override_settings
 
 from regstack_django import HookRegistry, signals
 from regstack_django.background import deliver
+from regstack_django.envelope import open_envelope, seal
 from regstack_django.events import EVENT_ARGUMENTS
-from regstack_django.serialize import PAYLOAD_VERSION, PayloadVersionError, decode, encode
+from regstack_django.serialize import (
+    PAYLOAD_VERSION,
+    PayloadVersionError,
+    PublicUser,
+    decode,
+    encode,
+)
 from regstack_django.tasks_compat import tasks_module
 from regstack_django.testing import capture_events
 from tests import hooks
@@ -37,6 +46,17 @@ DUMMY = {
 
 def background(handler: str = "tests.hooks.record_background", **options: Any) -> dict[str, Any]:
     return {"handler": handler, "background": True, **options}
+
+
+def opened(result: Any) -> tuple[str, bool, dict[str, Any]]:
+    """``(handler, durable, payload)`` of one enqueued task: its one signed argument."""
+    (message,) = result.args
+    assert result.kwargs == {}
+    return open_envelope(message)
+
+
+def handler_of(result: Any) -> str:
+    return opened(result)[0]
 
 
 @pytest.fixture(autouse=True)
@@ -82,7 +102,18 @@ def test_a_background_handler_gets_json_kwargs_and_the_sender_label(
     assert kwargs["sender"] == "regstack_django.registry.HookRegistry"
     assert "url" not in kwargs
     assert kwargs["url_without_token"].endswith("[REDACTED]")
-    assert kwargs["user"] == {
+    assert isinstance(kwargs["event_id"], uuid.UUID)
+    got = kwargs["user"]
+    assert isinstance(got, PublicUser)
+    # The same attribute API as regstack's user (timestamps as datetimes), read-only.
+    assert got.email == "alice@example.com"
+    assert got.id == "64b000000000000000000001"
+    assert got.created_at == datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    assert not hasattr(got, "hashed_password")
+    with pytest.raises(AttributeError, match="read-only"):
+        got.email = "mallory@example.com"
+    assert "alice" not in repr(got)
+    assert got.as_dict() == {
         "id": "64b000000000000000000001",
         "email": "alice@example.com",
         "full_name": "Alice",
@@ -92,7 +123,7 @@ def test_a_background_handler_gets_json_kwargs_and_the_sender_label(
         "is_superuser": False,
         "is_mfa_enabled": False,
         "created_at": "2026-01-02T03:04:05+00:00",
-        "updated_at": kwargs["user"]["updated_at"],
+        "updated_at": got.as_dict()["updated_at"],
         "last_login": None,
     }
 
@@ -124,7 +155,7 @@ def test_on_commit_enqueues_when_the_transaction_commits(
     # the capture collects (and here runs) the callbacks when its block exits
     assert len(callbacks) == 1
     assert len(dummy_results) == 1
-    assert dummy_results[0].kwargs["handler"] == "tests.hooks.record_background"
+    assert handler_of(dummy_results[0]) == "tests.hooks.record_background"
 
 
 @pytest.mark.django_db
@@ -163,27 +194,29 @@ def test_outside_a_transaction_it_enqueues_at_once_once_per_handler(
     entries = [background(), background("tests.hooks.record_sync")]
     with override_settings(REGSTACK_HOOKS={"user_registered": entries}):
         registry.fire_sync("user_registered", user=user())
-    assert sorted(r.kwargs["handler"] for r in dummy_results) == [
+    assert sorted(handler_of(r) for r in dummy_results) == [
         "tests.hooks.record_background",
         "tests.hooks.record_sync",
     ]
 
 
-async def test_from_async_code_it_enqueues_with_the_async_api(
+async def test_from_regstack_routes_it_enqueues_on_the_bridges_own_thread(
     registry: HookRegistry, dummy_results: list[Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    used: list[str] = []
-    task_class = type(deliver)
-    real_aenqueue = task_class.aenqueue
+    """A plain event loop (regstack's routes): not asgiref's thread, not the receivers'."""
+    threads: list[str] = []
+    backend_class = tasks_module().task_backends["default"].__class__  # type: ignore[union-attr]
+    real_enqueue = backend_class.enqueue
 
-    async def spy(self: Any, *args: Any, **kwargs: Any) -> Any:
-        used.append("aenqueue")
-        return await real_aenqueue(self, *args, **kwargs)
+    def spy(self: Any, *args: Any, **kwargs: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        return real_enqueue(self, *args, **kwargs)
 
-    monkeypatch.setattr(task_class, "aenqueue", spy)
+    monkeypatch.setattr(backend_class, "enqueue", spy)
     with override_settings(REGSTACK_HOOKS={"user_registered": [background()]}):
         await registry.fire("user_registered", user=user())
-    assert used == ["aenqueue"]
+    assert len(threads) == 1
+    assert threads[0].startswith("regstack-enqueue")
     assert len(dummy_results) == 1
 
 
@@ -223,24 +256,38 @@ def test_a_handler_that_raises_fails_the_task_in_the_backend(
 ) -> None:
     caplog.set_level(logging.CRITICAL)  # the backend logs the failure itself
     payload = encode("user_registered", object(), {"user": user()})
-    with override_settings(TASKS=IMMEDIATE):
-        result = deliver.enqueue(handler="tests.hooks.raises_in_worker", payload=payload)
+    entry = background("tests.hooks.raises_in_worker")
+    with override_settings(TASKS=IMMEDIATE, REGSTACK_HOOKS={"user_registered": [entry]}):
+        result = deliver.enqueue(seal("tests.hooks.raises_in_worker", False, payload))
     assert result.status == "FAILED"
     assert result.errors[0].exception_class_path == "builtins.RuntimeError"
 
 
 def test_the_payload_carries_a_version_and_a_newer_one_fails_clearly() -> None:
     payload = encode("user_registered", object(), {"user": user()})
-    assert payload["version"] == PAYLOAD_VERSION
+    assert payload["version"] == PAYLOAD_VERSION == 2
     assert json.loads(json.dumps(payload)) == payload
-    with pytest.raises(PayloadVersionError, match=r"payload version 1.*version 2"):
-        decode({**payload, "version": 2})
-    with override_settings(TASKS=IMMEDIATE):
+    with pytest.raises(PayloadVersionError, match=r"versions \[1, 2\].*version 3"):
+        decode({**payload, "version": 3})
+    # Version 1 (no event_id) is still read.
+    v1 = {k: v for k, v in payload.items() if k != "event_id"} | {"version": 1}
+    event, event_id, _, kwargs = decode(v1)
+    assert (event, event_id, kwargs["user"].email) == ("user_registered", None, "alice@example.com")
+    with override_settings(TASKS=IMMEDIATE, REGSTACK_HOOKS={"user_registered": [background()]}):
         result = deliver.enqueue(
-            handler="tests.hooks.record_background", payload={**payload, "version": 2}
+            seal("tests.hooks.record_background", False, {**payload, "version": 3})
         )
     assert result.status == "FAILED"
     assert hooks.CALLS == []
+
+
+def test_each_fire_gets_its_own_event_id(registry: HookRegistry, dummy_results: list[Any]) -> None:
+    with override_settings(REGSTACK_HOOKS={"user_registered": [background()]}):
+        registry.fire_sync("user_registered", user=user())
+        registry.fire_sync("user_registered", user=user())
+    ids = [opened(r)[2]["event_id"] for r in dummy_results]
+    assert len(set(ids)) == 2
+    assert all(uuid.UUID(i) for i in ids)
 
 
 def test_an_async_background_handler_runs_in_the_worker(registry: HookRegistry) -> None:
@@ -274,7 +321,7 @@ async def test_every_known_event_as_regstack_sends_it_serialises_without_secrets
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
                 await tour.run_tour(client, rs, say=lambda line: None)
-    payloads = [r.kwargs["payload"] for r in dummy_results]
+    payloads = [opened(r)[2] for r in dummy_results]
     assert sorted({p["event"] for p in payloads}) == sorted(KNOWN_EVENTS)
     assert len(payloads) == sum(tour.EXPECTED_COUNTS.values())
     queued = json.dumps(payloads)

@@ -17,8 +17,9 @@ from django.dispatch import Signal
 from django.test import override_settings
 
 from regstack_django import KNOWN_EVENTS, HookRegistry, signals, wiring
-from regstack_django.checks import E004, as_text, check_hooks_setting
+from regstack_django.checks import E004, as_text
 from regstack_django.management.commands.regstack_hooks import signal_receivers
+from regstack_django.system_checks import check_hooks_setting
 
 BACKGROUND = {"handler": "tests.hooks.record_async", "background": True}
 

@@ -7,7 +7,9 @@ at start-up (``manage.py check`` reports a bad path) and connects them.
 :func:`send_welcome_email` is a *background* handler: each ``user_verified``
 enqueues a task, and the Tasks worker (``manage.py db_worker``) runs it. It
 then gets ``sender`` as a string (the dotted class name of the original
-sender) and ``user`` as a dict of public fields, never ``hashed_password``.
+sender), ``user`` as a read-only object with the public fields of regstack's
+user (never ``hashed_password``), and ``event_id``, the same on every
+redelivery.
 
 :func:`record_delivery` and :func:`record_delivery_with_secrets` are the
 opt-in *delivery probe* (``TESTPROJECT_DELIVERY_PROBE=1``; off in the demo):
@@ -48,14 +50,14 @@ def record_password_change(sender: object, **kwargs: Any) -> None:
     record("password_changed", sender, kwargs)
 
 
-def send_welcome_email(sender: str, user: dict[str, Any], **kwargs: Any) -> None:
+def send_welcome_email(sender: str, user: Any, **kwargs: Any) -> None:
     """``user_verified``, in the Tasks worker: greet the new user by e-mail."""
-    name = user.get("full_name") or user["email"]
+    name = user.full_name or user.email
     send_mail(
         WELCOME_SUBJECT,
-        f"Hello {name},\n\nyour address {user['email']} is verified. Welcome aboard!\n",
+        f"Hello {name},\n\nyour address {user.email} is verified. Welcome aboard!\n",
         settings.DEFAULT_FROM_EMAIL,
-        [user["email"]],
+        [user.email],
     )
 
 
@@ -67,16 +69,18 @@ def _record_delivery(handler: str, signal: Signal, sender: object, kwargs: dict[
     ``docs/background.md`` measures.
     """
     time.sleep(getattr(settings, "DELIVERY_PROBE_SECONDS", 0.0))
-    user = kwargs.get("user")
-    fields = user if isinstance(user, dict) else {}
+    user = kwargs.pop("user", None)
+    event_id = kwargs.pop("event_id", None)
+    fields = user.as_dict() if hasattr(user, "as_dict") else {}
     BackgroundDelivery.objects.create(
+        event_id=event_id,
         event=event_name(signal),
         handler=handler,
         email=fields.get("email") or kwargs.get("email") or "",
         user_id=str(fields.get("id") or ""),
         sender=str(sender),
         user_type=type(user).__name__ if user is not None else "",
-        kwarg_names=sorted(kwargs),
+        kwarg_names=sorted([*kwargs, *(["user"] if user is not None else [])]),
         pid=os.getpid(),
     )
 

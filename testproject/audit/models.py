@@ -41,6 +41,9 @@ class BackgroundDelivery(models.Model):
     """
 
     event = models.CharField(max_length=64, db_index=True)
+    #: The bridge's id of the event (one per fire and background entry), the same on
+    #: every redelivery: two rows with one event_id and handler are a duplicate.
+    event_id = models.UUIDField(null=True, blank=True, db_index=True)
     handler = models.CharField(max_length=100)
     email = models.EmailField(blank=True, db_index=True)
     user_id = models.CharField("regstack user id", max_length=64, blank=True)

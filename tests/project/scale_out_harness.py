@@ -363,7 +363,14 @@ def password_hashes(var_dir: Path) -> list[str]:
 
 
 def _decoded_messages(raw: bytes) -> list[str]:
-    """Celery's messages in Redis carry their body base64-encoded: decode them too."""
+    """What base64 hides from a text search, decoded.
+
+    Celery's messages in Redis carry their body base64-encoded, and every task's
+    argument is regstack_django's signed message (base64 JSON + signature): both
+    are decoded, so the search for secrets sees what they carry.
+    """
+    from regstack_django.envelope import UntrustedMessage, open_envelope
+
     try:
         document = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
@@ -376,12 +383,18 @@ def _decoded_messages(raw: bytes) -> list[str]:
             body = node.get("body")
             encoding = properties.get("body_encoding") if isinstance(properties, dict) else None
             if encoding == "base64" and isinstance(body, str):
-                found.append(base64.b64decode(body).decode("utf-8", "replace"))
+                decoded = base64.b64decode(body).decode("utf-8", "replace")
+                found.append(decoded)
+                with contextlib.suppress(ValueError):
+                    walk(json.loads(decoded))
             for value in node.values():
                 walk(value)
         elif isinstance(node, list):
             for value in node:
                 walk(value)
+        elif isinstance(node, str) and ":" in node and len(node) > 40:
+            with contextlib.suppress(UntrustedMessage):
+                found.append(json.dumps(open_envelope(node)))
 
     walk(document)
     return found

@@ -111,7 +111,8 @@ def _assert_queue_holds_no_secret(site: Site) -> str:
     assert len(hashes) >= BACKLOG_USERS
     # The payload is there (so the search below searches something) ...
     assert "url_without_token" in stored
-    assert "regstack_django.background.deliver" in stored
+    assert "regstack_django.worker.deliver" in stored
+    assert '"version": 2, "event": ' in stored  # a signed task message, decoded
     assert "backlog-0@example.com" in stored
     if site.backend == "celery":  # its message bodies are base64: searched decoded too
         assert "  decoded: " in stored

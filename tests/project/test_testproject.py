@@ -92,9 +92,13 @@ def _recorded_rows() -> list[dict[str, Any]]:
 
 @sync_to_async
 def _queued_payloads() -> list[Any]:
+    """Each queued task's signed message, opened: ``(handler, durable, payload)``."""
     from django_tasks_db.models import DBTaskResult
 
-    return list(DBTaskResult.objects.values_list("args_kwargs", flat=True))
+    from regstack_django.envelope import open_envelope
+
+    rows = DBTaskResult.objects.values_list("args_kwargs", flat=True)
+    return [open_envelope(args_kwargs["args"][0]) for args_kwargs in rows]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -128,7 +132,7 @@ async def test_tour_records_every_event_exactly_once_and_no_secret(
     # The background welcome e-mail was queued once, without secrets.
     payloads = await _queued_payloads()
     assert len(payloads) == 1
-    assert payloads[0]["kwargs"]["handler"] == "testproject.audit.hooks.send_welcome_email"
+    assert payloads[0][0] == "testproject.audit.hooks.send_welcome_email"
 
     admin = await sync_to_async(get_user_model().objects.create_superuser)(
         "admin", "admin@example.com", "pw"

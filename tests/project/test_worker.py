@@ -41,6 +41,7 @@ import pytest
 from django_tasks_db.models import DBTaskResult
 from regstack import RegStack
 
+from regstack_django.envelope import open_envelope
 from testproject.audit.models import BackgroundDelivery
 
 pytestmark = [pytest.mark.regstack, pytest.mark.slow]
@@ -183,7 +184,7 @@ class Site:
                 "status": status,
                 "worker_ids": json.loads(workers),
                 "exception": exception,
-                "handler": json.loads(args)["kwargs"]["handler"],
+                "handler": open_envelope(json.loads(args)["args"][0])[0],
             }
             for id_, status, workers, exception, args in rows
         ]
@@ -298,10 +299,10 @@ def test_sigterm_restart_delivers_every_event_exactly_once_without_secrets(
     assert {d["pid"] for d in deliveries} == {first.pid, second.pid}
     assert site.server is not None
     assert site.server.pid not in {d["pid"] for d in deliveries}
-    # The handler got the JSON payload: sender as a dotted name, user as a dict.
+    # The handler got the JSON payload: sender as a dotted name, user as a read-only object.
     assert {d["sender"] for d in deliveries} == {SENDER}
     assert {d["user_type"] for d in deliveries if d["event"] != "verification_requested"} == {
-        "dict"
+        "PublicUser"
     }
     for d in deliveries:
         names = json.loads(d["kwarg_names"])
@@ -312,7 +313,14 @@ def test_sigterm_restart_delivers_every_event_exactly_once_without_secrets(
 
     # What went into the queue: no token, no password hash, unless opted in.
     rows = site.query(f"SELECT * FROM {TASKS_TABLE}")
-    queued = {row[0]: json.dumps(row) for row in rows}
+    # Each task carries one signed message (base64 JSON, signed, not encrypted): search
+    # the row as stored and the message's content.
+    arguments = dict(site.query(f"SELECT id, args_kwargs FROM {TASKS_TABLE}"))
+    queued = {
+        row[0]: json.dumps(row)
+        + json.dumps(open_envelope(json.loads(arguments[row[0]])["args"][0]))
+        for row in rows
+    }
     hashes = _password_hashes(site)
     assert len(hashes) == USERS
     for id_, text in queued.items():

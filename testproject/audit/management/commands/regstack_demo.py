@@ -290,13 +290,19 @@ def _events_after(since_id: int) -> list[AuditEvent]:
 def _welcome_task_status(since: datetime) -> str | None:
     from django_tasks_db.models import DBTaskResult
 
-    result = (
-        DBTaskResult.objects.filter(
-            enqueued_at__gte=since - timedelta(seconds=1),
-            args_kwargs__kwargs__handler=WELCOME_HANDLER,
-        )
+    from regstack_django.envelope import UntrustedMessage, open_envelope
+
+    # Each task carries one signed message naming its handler: open it to find ours.
+    rows = (
+        DBTaskResult.objects.filter(enqueued_at__gte=since - timedelta(seconds=1))
         .order_by("-enqueued_at")
-        .values_list("status", flat=True)
-        .first()
+        .values_list("status", "args_kwargs")
     )
-    return None if result is None else str(result)
+    for status, args_kwargs in rows:
+        try:
+            handler = open_envelope(args_kwargs["args"][0])[0]
+        except (UntrustedMessage, KeyError, IndexError, TypeError):
+            continue
+        if handler == WELCOME_HANDLER:
+            return str(status)
+    return None

@@ -1,0 +1,56 @@
+"""The outbox: one row per durable background delivery (event x handler).
+
+A durable entry's fire inserts a row here, inside the caller's transaction
+when there is one, so the event is committed (or rolled back) with the data
+that caused it. ``manage.py regstack_relay`` hands each due row to the
+entry's Tasks backend and leases it; the worker marks it delivered when the
+handler has finished. A row whose lease runs out undelivered (a killed
+worker, a lost broker message) is due again: at-least-once, with the same
+``event_id`` each time.
+
+``message`` is the signed task argument (:mod:`regstack_django.envelope`):
+the admin never shows it, and ``last_error`` never quotes an argument value.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+
+class OutboxEvent(models.Model):
+    """One durable delivery of one event to one background handler."""
+
+    id = models.BigAutoField(primary_key=True)
+    event_id = models.UUIDField("event id", db_index=True)
+    event = models.CharField(max_length=200)
+    handler = models.CharField("handler (dotted path)", max_length=300)
+    message = models.TextField("signed task message", editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    available_at = models.DateTimeField(
+        "due at", default=timezone.now, help_text="When the relay may hand it out (again)."
+    )
+    attempts = models.PositiveIntegerField(
+        default=0, help_text="How many times the relay handed it to the Tasks backend."
+    )
+    delivered_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the handler finished in a worker."
+    )
+    last_error = models.TextField(
+        blank=True, help_text="The last failure's type and message (never an argument value)."
+    )
+
+    class Meta:
+        verbose_name = "outbox event"
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["event_id", "handler"], name="regstack_outbox_once")
+        ]
+        indexes = [models.Index(fields=["delivered_at", "available_at"], name="regstack_due")]
+
+    def __str__(self) -> str:
+        return f"{self.event} -> {self.handler} ({self.event_id})"
+
+    @property
+    def delivered(self) -> bool:
+        return self.delivered_at is not None

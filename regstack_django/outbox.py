@@ -1,0 +1,98 @@
+"""Row operations on the outbox (:class:`~regstack_django.models.OutboxEvent`).
+
+Small and synchronous on purpose: the fire side calls :func:`write` in the
+caller's thread (inside its transaction) or on the bridge's enqueue thread,
+the worker calls :func:`begin_delivery` / :func:`mark_delivered` /
+:func:`record_failure`, and the relay (:mod:`regstack_django.relay`) claims
+and reschedules rows. All of it goes through the ``default`` database.
+"""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from django.utils import timezone
+
+from regstack_django.conf import (
+    OUTBOX_BACKOFF_MAX_SETTING,
+    OUTBOX_BACKOFF_SETTING,
+    OUTBOX_LEASE_SETTING,
+    conf,
+)
+from regstack_django.failures import REDACTED
+from regstack_django.models import OutboxEvent
+
+#: ``last_error`` keeps this many characters.
+ERROR_LENGTH = 1000
+
+
+def write(event: str, handler: str, event_id: str, message: str) -> None:
+    """Insert one due row (in the current transaction, if the caller has one)."""
+    OutboxEvent.objects.create(
+        event_id=uuid.UUID(event_id), event=event, handler=handler, message=message
+    )
+
+
+def begin_delivery(event_id: uuid.UUID, handler: str) -> bool:
+    """Whether a worker should run this delivery: its row exists and is not delivered.
+
+    Also restarts the row's lease from now, so the relay counts it from the
+    start of the run, not from the hand-out: a handler that starts late (a
+    lagging queue) is not handed out again while it runs.
+    """
+    lease = datetime.timedelta(seconds=conf.seconds(OUTBOX_LEASE_SETTING))
+    started = OutboxEvent.objects.filter(
+        event_id=event_id, handler=handler, delivered_at__isnull=True
+    ).update(available_at=timezone.now() + lease)
+    return started > 0
+
+
+def mark_delivered(event_id: uuid.UUID, handler: str) -> None:
+    OutboxEvent.objects.filter(event_id=event_id, handler=handler).update(
+        delivered_at=timezone.now(), last_error=""
+    )
+
+
+def backoff(attempts: int) -> datetime.timedelta:
+    """The wait before try ``attempts + 1``: doubling from the first delay, capped."""
+    first = conf.seconds(OUTBOX_BACKOFF_SETTING)
+    cap = conf.seconds(OUTBOX_BACKOFF_MAX_SETTING)
+    return datetime.timedelta(seconds=min(cap, first * 2 ** min(max(attempts - 1, 0), 32)))
+
+
+def record_failure(
+    event_id: uuid.UUID, handler: str, exc: BaseException, arguments: Mapping[str, Any]
+) -> None:
+    """The handler failed in a worker: keep the reason, and retry after the backoff."""
+    row = OutboxEvent.objects.filter(event_id=event_id, handler=handler).first()
+    if row is None:
+        return
+    OutboxEvent.objects.filter(pk=row.pk, delivered_at__isnull=True).update(
+        last_error=safe_error(exc, arguments),
+        available_at=timezone.now() + backoff(row.attempts),
+    )
+
+
+def safe_error(exc: BaseException, arguments: Mapping[str, Any] | None = None) -> str:
+    """``module.Type: message`` with every argument value of the event redacted."""
+    text = f"{type(exc).__module__}.{type(exc).__qualname__}: {exc}"
+    for value in sorted(_values(arguments or {}), key=len, reverse=True):
+        text = text.replace(value, REDACTED)
+    return text[:ERROR_LENGTH]
+
+
+def _values(value: object) -> set[str]:
+    """Every string (and number) inside the arguments, as text, worth redacting."""
+    if isinstance(value, Mapping):
+        return set().union(*(_values(v) for v in value.values())) if value else set()
+    if isinstance(value, list | tuple):
+        return set().union(*(_values(v) for v in value)) if value else set()
+    if hasattr(value, "as_dict"):
+        return _values(value.as_dict())
+    if isinstance(value, bool) or value is None:
+        return set()
+    text = str(value)
+    return {text} if len(text) >= 3 else set()
