@@ -66,7 +66,7 @@ _KEYS = "|".join(sorted(secrets.SECRET_QUERY_KEYS, key=len, reverse=True))
 _QUERY = re.compile(
     r"(?:(?<![A-Za-z0-9_])|(?<=%3[Ff])|(?<=%26)|(?<=253[Ff])|(?<=2526))"
     rf"(?P<key>{_KEYS})(?P<sep>=|%3[Dd]|%253[Dd])"
-    r"(?P<value>(?:%(?!(?:25)?26)[0-9A-Fa-f]{2}|[^\s&%#\"'<>;,)\]}\\])+)",
+    r"(?P<value>(?:%(?!(?:25)?26)[0-9A-Fa-f]{2}|[^\s&%#\"'<>;,()\[\]{}\\])+)",
     re.IGNORECASE,
 )
 _QUOTED = re.compile(

@@ -221,11 +221,16 @@ REGSTACK_HOOKS = {
     ],
 }
 
+# SecretsFilter scrubs live token links and password hashes from every record this
+# handler writes, whichever library logged it (README, "Logging and secrets").
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"secrets": {"()": "regstack_django.logging.SecretsFilter"}},
     "formatters": {"plain": {"format": "%(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["secrets"]}
+    },
     "loggers": {
         "regstack_django": {"handlers": ["console"], "level": "INFO"},
         "testproject": {"handlers": ["console"], "level": "INFO"},
@@ -242,7 +247,14 @@ LOGGING = {
 if _env_flag("TESTPROJECT_DELIVERY_PROBE", default=False):
     DELIVERY_PROBE_SECONDS = float(os.environ.get("TESTPROJECT_DELIVERY_PROBE_SECONDS") or 0)
     REGSTACK["email"] = {"backend": "console", "log_bodies": True}
-    LOGGING["loggers"]["regstack.email.console"] = {"handlers": ["console"], "level": "INFO"}
+    # The probe's "mailbox": tests read the links from this output, so this one handler
+    # is not scrubbed (a stand-in for a real mailbox; never do this in production).
+    LOGGING["handlers"]["mailbox"] = {"class": "logging.StreamHandler", "formatter": "plain"}
+    LOGGING["loggers"]["regstack.email.console"] = {
+        "handlers": ["mailbox"],
+        "level": "INFO",
+        "propagate": False,
+    }
     for _event in ("verification_requested", "user_verified", "user_logged_in"):
         REGSTACK_HOOKS.setdefault(_event, []).append(
             {"handler": "testproject.audit.hooks.record_delivery", "background": True}
