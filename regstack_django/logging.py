@@ -59,38 +59,76 @@ REDACTED: Final = secrets.REDACTED
 #: A query or JSON value shorter than this is left alone (``exit code=1``).
 MIN_QUERY_VALUE_LENGTH: Final = 6
 
-_KEYS = "|".join(sorted(secrets.SECRET_QUERY_KEYS, key=len, reverse=True))
-# key, then "=" raw or percent-encoded once or twice; the key starts a word or
-# follows an encoded "?" or "&". The value ends at whitespace, a delimiter or an
-# encoded "&".
-_QUERY = re.compile(
-    r"(?:(?<![A-Za-z0-9_])|(?<=%3[Ff])|(?<=%26)|(?<=253[Ff])|(?<=2526))"
-    rf"(?P<key>{_KEYS})(?P<sep>=|%3[Dd]|%253[Dd])"
-    r"(?P<value>(?:%(?!(?:25)?26)[0-9A-Fa-f]{2}|[^\s&%#\"'<>;,()\[\]{}\\])+)",
-    re.IGNORECASE,
-)
+_KEY_SET = frozenset(secrets.SECRET_QUERY_KEYS)
+_KEYS = "|".join(sorted(_KEY_SET, key=len, reverse=True))
+# "=" raw or percent-encoded once or twice (a literal first: the scan is fast).
+_SEP = re.compile(r"=|%3[Dd]|%253[Dd]")
+# Every key contains one of these: the cheap test before looking for keys.
+_KEY_MARKERS = tuple(sorted({m for m in ("token", "code", "state", "nonce", "password", "secret")}))
+assert all(any(m in key for m in _KEY_MARKERS) for key in _KEY_SET)
+_KEYS_LONGEST_FIRST = tuple(sorted(_KEY_SET, key=len, reverse=True))
+# What may come right before a key: a non-word character, or an encoded "?"/"&".
+_ENCODED_BEFORE = ("%3F", "%3f", "%26", "253F", "253f", "2526")
+# A value ends at whitespace, a delimiter or an encoded "&".
+_VALUE = re.compile(r"(?:%(?!(?:25)?26)[0-9A-Fa-f]{2}|[^\s&%#\"'<>;,()\[\]{}\\])+")
 _QUOTED = re.compile(
-    rf"(?P<q>[\"'])(?P<key>{_KEYS})(?P=q)(?P<sep>\s*[:=]\s*)(?P<vq>[\"'])(?P<value>[^\"'\\]+)(?P=vq)",
+    rf"(?P<q>[\"'])(?:{_KEYS})(?P=q)\s*[:=]\s*(?P<vq>[\"'])(?P<value>[^\"'\\]+)(?P=vq)",
     re.IGNORECASE,
 )
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*")
 _BEARER = re.compile(r"(?<=Bearer )[A-Za-z0-9._~+/-]{8,}=*", re.IGNORECASE)
-_HASH = re.compile(
-    r"(?:\$|%24)argon2(?:id|i|d)(?:\$|%24)[A-Za-z0-9+/=$,.%]+"
-    r"|(?:\$|%24)2[abxy]?(?:\$|%24)\d\d(?:\$|%24)[./A-Za-z0-9]{8,}"
-    r"|\b(?:pbkdf2_sha(?:1|256|512)|scrypt|bcrypt_sha256)\$[A-Za-z0-9+/=$.]+"
+# Password hashes, each behind a literal that a cheap "in" test looks for first.
+_HASHES = (
+    ("argon2", re.compile(r"(?:\$|%24)argon2(?:id|i|d)(?:\$|%24)[A-Za-z0-9+/=$,.%]+")),
+    ("2", re.compile(r"(?:\$|%24)2[abxy]?(?:\$|%24)\d\d(?:\$|%24)[./A-Za-z0-9]{8,}")),
+    ("pbkdf2_", re.compile(r"pbkdf2_sha(?:1|256|512)\$[A-Za-z0-9+/=$.]+")),
+    ("scrypt$", re.compile(r"scrypt\$[A-Za-z0-9+/=$.]+")),
 )
 # A run of URL-safe base64: how a token looks once percent-decoding is undone.
 _RUN = re.compile(rf"[A-Za-z0-9_-]{{{secrets.MIN_SECRET_LENGTH},}}")
 
 
-def _query_value(match: re.Match[str]) -> str:
-    value = match.group("value")
-    if len(unquote_plus(value)) < MIN_QUERY_VALUE_LENGTH:
+def _key_before(text: str, lowered: str, end: int) -> bool:
+    """Whether one of the keys ends at ``end`` and starts a word (or an encoded pair)."""
+    for key in _KEYS_LONGEST_FIRST:
+        if lowered.endswith(key, 0, end):
+            start = end - len(key)
+            if start == 0:
+                return True
+            before = text[start - 1]
+            return not (before.isalnum() or before == "_") or text.endswith(
+                _ENCODED_BEFORE, 0, start
+            )
+    return False
+
+
+def _scrub_query(text: str, lowered: str) -> str:
+    """Values of :data:`SECRET_QUERY_KEYS` after ``=`` (raw or percent-encoded)."""
+    spans: list[tuple[int, int]] = []
+    for sep in _SEP.finditer(text):
+        if not _key_before(text, lowered, sep.start()):
+            continue
+        value = _VALUE.match(text, sep.end())
+        if value is None or (spans and value.start() < spans[-1][1]):
+            continue
+        if len(unquote_plus(value.group(0))) >= MIN_QUERY_VALUE_LENGTH:
+            spans.append(value.span())
+    if not spans:
+        return text
+    parts, last = [], 0
+    for start, end in spans:
+        parts += [text[last:start], REDACTED]
+        last = end
+    parts.append(text[last:])
+    return "".join(parts)
+
+
+def _quoted_value(match: re.Match[str]) -> str:
+    if len(match.group("value")) < MIN_QUERY_VALUE_LENGTH:
         return match.group(0)
-    return match.group(0)[: match.start("value") - match.start()] + REDACTED + (
-        match.group(0)[match.end("value") - match.start() :]
-    )
+    start, end = match.span("value")
+    whole, offset = match.group(0), match.start()
+    return whole[: start - offset] + REDACTED + whole[end - offset :]
 
 
 # (generation of secrets.recent it was built from, longest run -> forms, leftovers)
@@ -135,16 +173,22 @@ def _scrub_recent(text: str) -> str:
 
 def scrub(text: str) -> str:
     """``text`` with every secret this module knows replaced by ``[REDACTED]``."""
-    if "=" in text or "%" in text:
-        text = _QUERY.sub(_query_value, text)
-    if ":" in text or "=" in text:
-        text = _QUOTED.sub(_query_value, text)
+    lowered = text.lower()
+    if len(lowered) != len(text):  # a few Unicode characters lower to two
+        lowered = text
+    if any(marker in lowered for marker in _KEY_MARKERS):
+        if "=" in text or "%" in text:
+            text = _scrub_query(text, lowered)
+        if "'" in text or '"' in text:
+            text = _QUOTED.sub(_quoted_value, text)
     if "eyJ" in text:
         text = _JWT.sub(REDACTED, text)
-    if "earer " in text:
+    if "earer " in lowered:
         text = _BEARER.sub(REDACTED, text)
     if "$" in text or "%24" in text:
-        text = _HASH.sub(REDACTED, text)
+        for marker, pattern in _HASHES:
+            if marker in text:
+                text = pattern.sub(REDACTED, text)
     if secrets.recent_generation:
         text = _scrub_recent(text)
     return text
@@ -202,14 +246,15 @@ def _scrub_message(record: logging.LogRecord) -> None:
     if clean == message:
         return
     if record.args:
-        # Keep the template and the shape of args when scrubbing them suffices.
+        # Keep the template and the shape of args (formatters such as uvicorn's
+        # read record.args) when scrubbing them one by one gives the same text.
         template = scrub(str(record.msg))
         args = _scrub_arguments(record.args)
         try:
             rendered = template % args
         except Exception:
             rendered = None
-        if rendered is not None and scrub(rendered) == rendered:
+        if rendered == clean:
             record.msg, record.args = template, args
             return
     record.msg, record.args = clean, None

@@ -142,9 +142,7 @@ def forms_of(secret: str) -> list[str]:
     """``secret`` as it may be quoted: raw, percent-encoded, form-encoded, doubly encoded."""
     once = quote(secret, safe="")
     return list(
-        dict.fromkeys(
-            (secret, quote(secret), once, quote_plus(secret), quote(once, safe=""))
-        )
+        dict.fromkeys((secret, quote(secret), once, quote_plus(secret), quote(once, safe="")))
     )
 
 

@@ -26,7 +26,9 @@ JWT = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjMiLCJwdXJwb3NlIjoicmVz
 
 
 @contextmanager
-def filtered(name: str, level: int = logging.DEBUG, fmt: str = "%(message)s") -> Iterator[io.StringIO]:
+def filtered(
+    name: str, level: int = logging.DEBUG, fmt: str = "%(message)s"
+) -> Iterator[io.StringIO]:
     """A stream handler with SecretsFilter on logger ``name`` for the block."""
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
@@ -60,13 +62,12 @@ def test_regstacks_console_mail_line() -> None:
 
 def test_sqlalchemy_info_lines_with_a_hash() -> None:
     engine = sqlalchemy.create_engine("sqlite://")
-    with filtered("sqlalchemy.engine.Engine", logging.INFO) as out:
-        with engine.begin() as conn:
-            conn.execute(sqlalchemy.text("CREATE TABLE users (email TEXT, hashed_password TEXT)"))
-            conn.execute(
-                sqlalchemy.text("INSERT INTO users VALUES (:email, :hashed)"),
-                {"email": "alice@example.com", "hashed": HASH},
-            )
+    with filtered("sqlalchemy.engine.Engine", logging.INFO) as out, engine.begin() as conn:
+        conn.execute(sqlalchemy.text("CREATE TABLE users (email TEXT, hashed_password TEXT)"))
+        conn.execute(
+            sqlalchemy.text("INSERT INTO users VALUES (:email, :hashed)"),
+            {"email": "alice@example.com", "hashed": HASH},
+        )
     engine.dispose()
     text = out.getvalue()
     assert "INSERT INTO users" in text
@@ -82,21 +83,34 @@ def test_uvicorn_access_lines_keep_their_formatter_working() -> None:
     handler.addFilter(SecretsFilter())
     path = f"/api/auth/oauth/standin/callback?code={TOKEN}&state={TOKEN[::-1]}"
     record = logging.LogRecord(
-        "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
-        ("127.0.0.1:5000", "GET", path, "1.1", 302), None,
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "GET", path, "1.1", 302),
+        None,
     )
     handler.handle(record)
     text = stream.getvalue()
-    assert '"GET /api/auth/oauth/standin/callback?code=[REDACTED]&state=[REDACTED] HTTP/1.1" 302' in text
-    assert TOKEN not in text and TOKEN[::-1] not in text
+    assert (
+        '"GET /api/auth/oauth/standin/callback?code=[REDACTED]&state=[REDACTED] HTTP/1.1" 302'
+        in text
+    )
+    assert TOKEN not in text
+    assert TOKEN[::-1] not in text
 
 
 def test_httpx_request_lines_with_a_url_object() -> None:
-    url = httpx.URL(f"http://127.0.0.1:8000/api/auth/oauth/standin/callback?code={TOKEN}&state=abcdefgh")
+    url = httpx.URL(
+        f"http://127.0.0.1:8000/api/auth/oauth/standin/callback?code={TOKEN}&state=abcdefgh"
+    )
     with filtered("httpx") as out:
-        logging.getLogger("httpx").info('HTTP Request: %s %s "%s %d %s"', "GET", url, "HTTP/1.1", 302, "Found")
+        logging.getLogger("httpx").info(
+            'HTTP Request: %s %s "%s %d %s"', "GET", url, "HTTP/1.1", 302, "Found"
+        )
     assert out.getvalue().strip() == (
-        'HTTP Request: GET http://127.0.0.1:8000/api/auth/oauth/standin/callback'
+        "HTTP Request: GET http://127.0.0.1:8000/api/auth/oauth/standin/callback"
         '?code=[REDACTED]&state=[REDACTED] "HTTP/1.1 302 Found"'
     )
 
@@ -104,7 +118,9 @@ def test_httpx_request_lines_with_a_url_object() -> None:
 def test_aiosqlite_debug_lines_with_a_partial_holding_the_parameters() -> None:
     def execute(sql: str, parameters: Any) -> None: ...
 
-    call = functools.partial(execute, "INSERT INTO users VALUES (?, ?)", ("alice@example.com", HASH))
+    call = functools.partial(
+        execute, "INSERT INTO users VALUES (?, ?)", ("alice@example.com", HASH)
+    )
     with filtered("aiosqlite") as out:
         logging.getLogger("aiosqlite").debug("executing %s", call)
     assert "$argon2id$" not in out.getvalue()
@@ -118,7 +134,8 @@ def test_the_exception_text_is_scrubbed_once_and_cached() -> None:
         except ConnectionError:
             logging.getLogger("tests.somelib").exception("request failed")
     text = out.getvalue()
-    assert TOKEN not in text and JWT not in text
+    assert TOKEN not in text
+    assert JWT not in text
     assert "Traceback" in text
 
 
@@ -144,7 +161,8 @@ def test_handlers_that_render_the_exception_themselves_get_a_stand_in() -> None:
     assert record.exc_info is not None
     assert isinstance(record.exc_info[1], RedactedError)
     assert str(record.exc_info[1]) == "builtins.ValueError: hash [REDACTED]"
-    assert record.exc_text is not None and HASH not in record.exc_text
+    assert record.exc_text is not None
+    assert HASH not in record.exc_text
     # another formatter reuses the cached text instead of rendering the raw exception
     assert HASH not in logging.Formatter("%(levelname)s %(message)s").format(record)
 
@@ -207,7 +225,7 @@ def test_the_readme_logging_dict_configures() -> None:
     section = readme.split("\n## Logging and secrets\n", 1)[1].split("\n## ", 1)[0]
     code = section.split("```python\n", 1)[1].split("```", 1)[0]
     namespace: dict[str, Any] = {}
-    exec(code, namespace)  # noqa: S102 - our own README
+    exec(code, namespace)
     config = namespace["LOGGING"]
     for handler in config["handlers"].values():
         assert "secrets" in handler["filters"]

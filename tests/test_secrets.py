@@ -183,9 +183,9 @@ async def test_receiver_failed_receivers_get_the_redacted_exception(
         await fire(registry, "async")
     [exception] = got
     assert isinstance(exception, RedactedReceiverError)
-    assert str(exception).startswith(
-        ("builtins.", "builtins.ExceptionGroup")
-    ), "names the receiver's exception type"
+    assert str(exception).startswith(("builtins.", "builtins.ExceptionGroup")), (
+        "names the receiver's exception type"
+    )
     assert_no_secret(rendered(exception))
 
 
@@ -316,7 +316,11 @@ def test_short_secrets_do_not_mangle_text(
         (URL, None, [TOKEN]),  # no url_without_token: the query says where it is
         (URL, "x", [TOKEN]),
         (f"https://e.com/#/verify/{TOKEN}", "https://e.com/#/verify/[REDACTED]", [TOKEN]),
-        (f"https://e.com/v/{TOKEN}?again={TOKEN}", "https://e.com/v/[REDACTED]?again=[REDACTED]", [TOKEN]),
+        (
+            f"https://e.com/v/{TOKEN}?again={TOKEN}",
+            "https://e.com/v/[REDACTED]?again=[REDACTED]",
+            [TOKEN],
+        ),
         ("https://e.com/r?token=short", "https://e.com/r?token=[REDACTED]", []),
     ],
 )
@@ -332,4 +336,3 @@ def test_secret_forms_cover_raw_and_encoded_forms_longest_first() -> None:
         assert {value, quote(value), quote(value, safe=""), quote_plus(value)} <= set(forms)
     assert forms == sorted(forms, key=len, reverse=True)
     assert secret_forms({"user": type("U", (), {"hashed_password": "x"})()}) == []
-
