@@ -184,6 +184,16 @@ def redact(text: str, forms: Iterable[str]) -> str:
 def recent_tokens() -> list[str]:
     """The tokens of the links in :data:`recent`, newest last."""
     tokens: list[str] = []
-    for url, without in list(recent):
+    for url, without in _snapshot():
         tokens.extend(tokens_of(url, without))
     return list(dict.fromkeys(tokens))
+
+
+def _snapshot() -> tuple[tuple[str, str | None], ...]:
+    """A copy of :data:`recent`, retried if another thread appended meanwhile."""
+    for _ in range(5):
+        try:
+            return tuple(recent)
+        except RuntimeError:  # deque mutated during iteration
+            continue
+    return ()

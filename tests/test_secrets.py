@@ -8,17 +8,20 @@ import json
 import logging
 import pickle
 import traceback
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
 
+import httpx
 import pytest
 from django.views.debug import ExceptionReporter
 
-from regstack_django import HookRegistry, signals
+from regstack_django import HookRegistry, attach, signals
 from regstack_django.failures import RedactedReceiverError
 from regstack_django.secrets import SecretURL, secret_forms, tokens_of
 from regstack_django.serialize import encode
 from regstack_django.testing import capture_events
+from testproject.tour import build_fastapi_app, build_tour_config, build_tour_regstack
 from tests.utils import bridge_errors, connected, every_logged_text
 
 TOKEN = "s3cr3t-single-use-token-0123456789abcdef"
@@ -336,3 +339,37 @@ def test_secret_forms_cover_raw_and_encoded_forms_longest_first() -> None:
         assert {value, quote(value), quote(value, safe=""), quote_plus(value)} <= set(forms)
     assert forms == sorted(forms, key=len, reverse=True)
     assert secret_forms({"user": type("U", (), {"hashed_password": "x"})()}) == []
+
+
+async def test_a_real_regstack_receivers_frames_render_no_token(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Over HTTP, through attach(): the same for regstack's own rs.on handlers."""
+    seen_by_regstack_handler: list[str] = []
+    rs = build_tour_regstack(build_tour_config(f"sqlite+aiosqlite:///{tmp_path / 'rs'}.db"))
+    rs.on("verification_requested", lambda **kw: seen_by_regstack_handler.append(repr(kw)))
+    app = build_fastapi_app(rs)
+    async with app.router.lifespan_context(app):
+        attach(rs)
+        transport = httpx.ASGITransport(app=app)
+        with (
+            connected(signals.verification_requested, no_secret_in_message_async),
+            capture_events("verification_requested") as fired,
+        ):
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                response = await client.post(
+                    "/api/auth/register",
+                    json={"email": "a@example.com", "password": "pw-123456789"},
+                )
+    assert response.status_code == 201
+    [event] = fired
+    token = tokens_of(str(event.kwargs["url"]), event.kwargs["url_without_token"])[0]
+    [record] = bridge_errors(caplog)
+    assert record.exc_info is not None
+    exc_type, exc, tb = record.exc_info
+    assert exc is not None
+    with_locals = rendered(exc, capture_locals=True)
+    assert "link = " in with_locals
+    assert token not in with_locals
+    assert token not in ExceptionReporter(None, exc_type, exc, tb).get_traceback_html()
+    assert token not in seen_by_regstack_handler[0]
