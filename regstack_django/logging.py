@@ -64,7 +64,7 @@ _KEYS = "|".join(sorted(_KEY_SET, key=len, reverse=True))
 # "=" raw or percent-encoded once or twice (a literal first: the scan is fast).
 _SEP = re.compile(r"=|%3[Dd]|%253[Dd]")
 # Every key contains one of these: the cheap test before looking for keys.
-_KEY_MARKERS = tuple(sorted({m for m in ("token", "code", "state", "nonce", "password", "secret")}))
+_KEY_MARKERS = ("token", "code", "state", "nonce", "password", "secret")
 assert all(any(m in key for m in _KEY_MARKERS) for key in _KEY_SET)
 _KEYS_LONGEST_FIRST = tuple(sorted(_KEY_SET, key=len, reverse=True))
 # What may come right before a key: a non-word character, or an encoded "?"/"&".
@@ -163,7 +163,7 @@ def _scrub_recent(text: str) -> str:
             decoded = unquote_plus(decoded)
         for run in _RUN.findall(decoded):
             forms = by_run.get(run)
-            if forms is None:  # the token may sit inside a longer run
+            if forms is None:  # not a token the bridge fired
                 continue
             text = secrets.redact(text, sorted(forms, key=len, reverse=True))
     if leftovers:
