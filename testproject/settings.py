@@ -229,7 +229,11 @@ LOGGING = {
     "filters": {"secrets": {"()": "regstack_django.logging.SecretsFilter"}},
     "formatters": {"plain": {"format": "%(levelname)s %(name)s: %(message)s"}},
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["secrets"]}
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["secrets"]},
+        # A stand-in for a real mailbox, unscrubbed on purpose: the tests that read
+        # the e-mailed links from the server's output route regstack.email.console
+        # here (the delivery probe below, settings_scale_out). Never in production.
+        "mailbox": {"class": "logging.StreamHandler", "formatter": "plain"},
     },
     "loggers": {
         "regstack_django": {"handlers": ["console"], "level": "INFO"},
@@ -247,9 +251,7 @@ LOGGING = {
 if _env_flag("TESTPROJECT_DELIVERY_PROBE", default=False):
     DELIVERY_PROBE_SECONDS = float(os.environ.get("TESTPROJECT_DELIVERY_PROBE_SECONDS") or 0)
     REGSTACK["email"] = {"backend": "console", "log_bodies": True}
-    # The probe's "mailbox": tests read the links from this output, so this one handler
-    # is not scrubbed (a stand-in for a real mailbox; never do this in production).
-    LOGGING["handlers"]["mailbox"] = {"class": "logging.StreamHandler", "formatter": "plain"}
+    # Tests read the links from the server's output: the unscrubbed "mailbox" handler.
     LOGGING["loggers"]["regstack.email.console"] = {
         "handlers": ["mailbox"],
         "level": "INFO",
