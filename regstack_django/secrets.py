@@ -75,9 +75,9 @@ class SecretURL(str):
 
     def __new__(cls, value: str, redacted: str | None = None) -> SecretURL:
         self = super().__new__(cls, value)
-        # The repr must not contain the token even if url_without_token does.
-        shown = redacted if isinstance(redacted, str) and redacted else REDACTED
-        self.redacted = REDACTED if str(value) in shown else str(shown)
+        # Shown only if it looks like regstack's redaction of this very link.
+        usable = isinstance(redacted, str) and REDACTED in redacted and str(value) not in redacted
+        self.redacted = str(redacted) if usable and redacted is not None else REDACTED
         return self
 
     def __repr__(self) -> str:

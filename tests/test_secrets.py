@@ -373,3 +373,11 @@ async def test_a_real_regstack_receivers_frames_render_no_token(
     assert token not in with_locals
     assert token not in ExceptionReporter(None, exc_type, exc, tb).get_traceback_html()
     assert token not in seen_by_regstack_handler[0]
+
+
+@pytest.mark.parametrize(
+    ("without", "shown"),
+    [(URL_WITHOUT, URL_WITHOUT), (None, "[REDACTED]"), ("x", "[REDACTED]"), (URL, "[REDACTED]")],
+)
+def test_the_repr_of_the_url_never_shows_the_link(without: str | None, shown: str) -> None:
+    assert repr(SecretURL(URL, without)) == repr(shown)
