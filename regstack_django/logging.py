@@ -70,7 +70,7 @@ _KEYS_LONGEST_FIRST = tuple(sorted(_KEY_SET, key=len, reverse=True))
 # What may come right before a key: a non-word character, or an encoded "?"/"&".
 _ENCODED_BEFORE = ("%3F", "%3f", "%26", "253F", "253f", "2526")
 # A value ends at whitespace, a delimiter or an encoded "&".
-_VALUE = re.compile(r"(?:%(?!(?:25)?26)[0-9A-Fa-f]{2}|[^\s&%#\"'<>;,()\[\]{}\\])+")
+_VALUE = re.compile(r"(?:[^\s&%#\"'<>;,()\[\]{}\\]+|%(?!(?:25)?26)[0-9A-Fa-f]{2})+")
 _QUOTED = re.compile(
     rf"(?P<q>[\"'])(?:{_KEYS})(?P=q)\s*[:=]\s*(?P<vq>[\"'])(?P<value>[^\"'\\]+)(?P=vq)",
     re.IGNORECASE,
@@ -194,6 +194,11 @@ def scrub(text: str) -> str:
     return text
 
 
+#: No text shorter than this holds anything :func:`scrub` replaces (``code=``
+#: plus a 6-character value is the shortest).
+_SHORTEST_SECRET: Final = 5 + MIN_QUERY_VALUE_LENGTH
+
+
 class _Scrubbed:
     """Stands in for a non-string log argument whose ``str``/``repr`` held a secret."""
 
@@ -214,7 +219,7 @@ def _scrub_argument(arg: object) -> object:
     if arg is None or isinstance(arg, bool | int | float):
         return arg
     if type(arg) is str:
-        return scrub(arg)
+        return arg if len(arg) < _SHORTEST_SECRET else scrub(arg)
     try:
         as_str, as_repr = str(arg), repr(arg)
     except Exception:
