@@ -14,6 +14,7 @@ import threading
 from typing import Any
 
 from regstack_django.registry import HookRegistry
+from regstack_django.secrets import SECRET_EVENTS, guard
 
 _BRIDGE_ATTRIBUTE = "_regstack_django_bridge"
 _lock = threading.Lock()
@@ -60,6 +61,7 @@ def attach(target: Any) -> HookRegistry:
         regstack_fire = hooks.fire
 
         async def fire(event: str, /, **kwargs: Any) -> None:
+            kwargs = guard(kwargs) if event in SECRET_EVENTS else kwargs  # url: repr redacted
             await regstack_fire(event, **kwargs)
             await bridge.fire(event, **kwargs)
 

@@ -4,8 +4,10 @@ Every failure of a receiver (an exception, or an async receiver past its
 ``timeout``) goes through :func:`record_failure`, which writes exactly one
 ERROR record on the ``regstack_django`` logger with the event name, the
 receiver's dotted name and ``exc_info``. The event's argument values never
-reach the record: if a receiver's exception message quotes a live token URL
-or a password hash, the logged copy of the exception has it replaced.
+reach the record: if a receiver's exception quotes a live token URL, the
+token alone or the password hash, in any form (:func:`loggable`), the record,
+the ``receiver_failed`` signal and fail-loud mode all get a redacted stand-in
+(:class:`RedactedReceiverError`) instead of the receiver's own exception.
 """
 
 from __future__ import annotations
@@ -16,11 +18,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from regstack_django.events import SECRET_KWARGS
+from regstack_django.redaction import RedactedError, RedactedErrorGroup, redacted
+from regstack_django.secrets import REDACTED, redact, secret_forms
 
 logger = logging.getLogger("regstack_django")
 
-REDACTED = "[REDACTED]"
+__all__ = [
+    "REDACTED",
+    "ReceiverFailure",
+    "ReceiverTimeout",
+    "RedactedReceiverError",
+    "RedactedReceiverErrorGroup",
+    "loggable",
+    "receiver_name",
+    "record_failure",
+]
 
 #: Attribute our own adapters (``on()`` wrappers, settings adapters) carry so
 #: that failures and introspection name the user's handler, not the wrapper.
@@ -46,12 +58,19 @@ class ReceiverTimeout(TimeoutError):
     """An async receiver ran past the ``timeout`` set for it in settings."""
 
 
-class RedactedReceiverError(Exception):
-    """Stands in, in a log record, for an exception whose text held a secret.
+class RedactedReceiverError(RedactedError):
+    """Stands in for a receiver's exception whose text held a secret of the fire.
 
-    It keeps the original traceback and names the original type, so the log
-    still says where the receiver failed.
+    What the log record, ``receiver_failed`` receivers and fail-loud mode get
+    instead of the receiver's own exception. Its message names the original
+    type (``"builtins.ValueError: could not send [REDACTED]"``); it keeps the
+    original traceback, notes (redacted) and chain, so the log still says where
+    the receiver failed.
     """
+
+
+class RedactedReceiverErrorGroup(RedactedErrorGroup, RedactedReceiverError):
+    """Stands in for a receiver's ``ExceptionGroup``; its members are stand-ins too."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,60 +107,24 @@ def _name(receiver: object) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-def _secrets_in(kwargs: Mapping[str, Any]) -> list[str]:
-    """The secret values among one event's arguments (live token URLs)."""
-    found = [v for k in SECRET_KWARGS if isinstance(v := kwargs.get(k), str) and v]
-    user = kwargs.get("user")
-    hashed = getattr(user, "hashed_password", None)
-    if isinstance(hashed, str) and hashed:
-        found.append(hashed)
-    return found
+def loggable(exc: BaseException, kwargs: Mapping[str, Any]) -> BaseException:
+    """``exc`` itself, or its redacted stand-in if any of its texts quotes a secret.
 
-
-def _chain(exc: BaseException) -> list[BaseException]:
-    seen: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and current not in seen:
-        seen.append(current)
-        current = current.__cause__ or current.__context__
-    return seen
-
-
-def _redact(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, REDACTED)
-    return text
-
-
-def _loggable(exc: BaseException, kwargs: Mapping[str, Any]) -> BaseException:
-    """``exc`` itself, or a stand-in chain without secrets if any text quotes one."""
-    secrets = _secrets_in(kwargs)
-    if not secrets:
+    The secrets are this fire's (:func:`regstack_django.secrets.secret_forms`:
+    the ``url``, its token, the password hash, each raw and percent-encoded);
+    the texts are the message, ``args``, notes, group members and the whole
+    cause/context chain (:mod:`regstack_django.redaction`). Only runs when a
+    receiver failed: a fire without failures never derives a secret form.
+    """
+    forms = secret_forms(kwargs)
+    if not forms:
         return exc
-    chain = _chain(exc)
-    if not any(secret in _safe_str(e) for e in chain for secret in secrets):
-        return exc
-    # Rebuild the whole chain (cause/context links and tracebacks kept), with
-    # every message redacted; the receiver's own exceptions are not touched.
-    stand_ins = [
-        RedactedReceiverError(
-            f"{type(e).__module__}.{type(e).__qualname__}: {_redact(_safe_str(e), secrets)}"
-        ).with_traceback(e.__traceback__)
-        for e in chain
-    ]
-    for original, stand_in, following in zip(chain, stand_ins, stand_ins[1:], strict=False):
-        if original.__cause__ is not None:
-            stand_in.__cause__ = following
-        else:
-            stand_in.__context__ = following
-    return stand_ins[0]
-
-
-def _safe_str(exc: BaseException) -> str:
-    try:
-        return str(exc)
-    except Exception:
-        return f"<unprintable {type(exc).__qualname__}>"
+    return redacted(
+        exc,
+        functools.partial(redact, forms=forms),
+        RedactedReceiverError,
+        RedactedReceiverErrorGroup,
+    )
 
 
 def record_failure(
@@ -149,7 +132,7 @@ def record_failure(
 ) -> ReceiverFailure:
     """Log one receiver's failure once and return its record."""
     name = receiver_name(receiver)
-    logged = _loggable(exc, kwargs)
+    logged = loggable(exc, kwargs)
     logger.error(
         "Receiver %s failed on regstack event %r.",
         name,
@@ -157,4 +140,4 @@ def record_failure(
         exc_info=(type(logged), logged, logged.__traceback__),
         extra={"regstack_event": event, "regstack_receiver": name},
     )
-    return ReceiverFailure(event=event, receiver=name, exception=exc)
+    return ReceiverFailure(event=event, receiver=name, exception=logged)

@@ -25,6 +25,7 @@ from regstack_django import signals
 from regstack_django.conf import conf
 from regstack_django.dispatch import dispatch_async, dispatch_sync
 from regstack_django.failures import NAME_ATTRIBUTE, ReceiverFailure, receiver_name
+from regstack_django.secrets import SECRET_EVENTS, guard
 
 Handler = Callable[..., Awaitable[None] | None]
 
@@ -77,6 +78,7 @@ class HookRegistry:
         Returns ``None`` and never raises because of a receiver (unless
         ``REGSTACK_HOOKS_RAISE_ERRORS`` is on).
         """
+        kwargs = guard(kwargs) if event in SECRET_EVENTS else kwargs  # url: repr redacted
         if fire_observers and _observed_and_muted(event, self.sender, kwargs):
             return
         signal = signals.signal_for(event)
@@ -101,6 +103,7 @@ class HookRegistry:
                 f"HookRegistry.fire_sync({event!r}) was called from a thread with a running "
                 f"event loop; use 'await registry.fire({event!r}, ...)' in async code."
             )
+        kwargs = guard(kwargs) if event in SECRET_EVENTS else kwargs  # url: repr redacted
         if fire_observers and _observed_and_muted(event, self.sender, kwargs):
             return
         signal = signals.signal_for(event)

@@ -235,11 +235,20 @@ REGSTACK_HOOKS = {
     ],
 }
 
+# SecretsFilter scrubs live token links and password hashes from every record this
+# handler writes, whichever library logged it (README, "Logging and secrets").
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"secrets": {"()": "regstack_django.logging.SecretsFilter"}},
     "formatters": {"plain": {"format": "%(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["secrets"]},
+        # A stand-in for a real mailbox, unscrubbed on purpose: the tests that read
+        # the e-mailed links from the server's output route regstack.email.console
+        # here (the delivery probe below, settings_scale_out). Never in production.
+        "mailbox": {"class": "logging.StreamHandler", "formatter": "plain"},
+    },
     "loggers": {
         "regstack_django": {"handlers": ["console"], "level": "INFO"},
         "testproject": {"handlers": ["console"], "level": "INFO"},
@@ -256,7 +265,12 @@ LOGGING = {
 if _env_flag("TESTPROJECT_DELIVERY_PROBE", default=False):
     DELIVERY_PROBE_SECONDS = float(os.environ.get("TESTPROJECT_DELIVERY_PROBE_SECONDS") or 0)
     TESTPROJECT_REGSTACK["email"] = {"backend": "console", "log_bodies": True}
-    LOGGING["loggers"]["regstack.email.console"] = {"handlers": ["console"], "level": "INFO"}
+    # Tests read the links from the server's output: the unscrubbed "mailbox" handler.
+    LOGGING["loggers"]["regstack.email.console"] = {
+        "handlers": ["mailbox"],
+        "level": "INFO",
+        "propagate": False,
+    }
     for _event in ("verification_requested", "user_verified", "user_logged_in"):
         REGSTACK_HOOKS.setdefault(_event, []).append(
             {"handler": "testproject.audit.hooks.record_delivery", "background": True}

@@ -60,7 +60,7 @@ LOGGING = {
     **_BASE_LOGGING,
     "loggers": {
         **_BASE_LOGGING["loggers"],
-        "regstack.email.console": {"handlers": ["console"], "level": "INFO"},
+        "regstack.email.console": {"handlers": ["mailbox"], "level": "INFO"},
     },
 }
 

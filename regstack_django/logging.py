@@ -1,0 +1,303 @@
+"""``SecretsFilter``: a logging filter that keeps live tokens and hashes out of every log.
+
+The bridge's own failure records are already redacted
+(:mod:`regstack_django.failures`), but other libraries in the same process
+are not: regstack's console e-mail logs token links, SQLAlchemy logs SQL
+parameters (password hashes) at INFO, aiosqlite at DEBUG, uvicorn's access
+log and httpx log OAuth ``code``/``state`` query values at INFO. Add the filter
+to every handler in ``LOGGING`` (README, "Logging and secrets")::
+
+    LOGGING = {
+        "version": 1,
+        "filters": {"secrets": {"()": "regstack_django.logging.SecretsFilter"}},
+        "handlers": {
+            "console": {"class": "logging.StreamHandler", "filters": ["secrets"]},
+        },
+        "root": {"handlers": ["console"], "level": "INFO"},
+    }
+
+For each record it scrubs the message (template and arguments), the exception
+text and the stack text, replacing with ``[REDACTED]``:
+
+* the value of every query or JSON key in
+  :data:`regstack_django.secrets.SECRET_QUERY_KEYS` (``token=``, ``code=``,
+  ``state=``, ...), also percent-encoded once or twice, when the value is at
+  least :data:`MIN_QUERY_VALUE_LENGTH` characters;
+* every JWT-shaped string (``eyJ...``.``eyJ...``.``...``: regstack's reset and
+  e-mail-change tokens, and session tokens too) and ``Bearer`` credentials;
+* every token the bridge fired recently (:data:`regstack_django.secrets.recent`),
+  whatever its shape and wherever it sits (a path segment of a custom URL
+  template), raw or percent-encoded;
+* password hashes: ``$argon2id$...`` (and ``$argon2i$``/``$argon2d$``),
+  bcrypt ``$2a$``/``$2b$``/``$2y$``, Django's ``pbkdf2_sha256$...``,
+  ``pbkdf2_sha1$...``, ``scrypt$...``, ``bcrypt_sha256$...``.
+
+The exception text is formatted once, scrubbed and cached on the record as
+``exc_text`` (so formatters do not render the raw exception again); when it
+held a secret, ``exc_info`` is swapped for a redacted stand-in
+(:class:`regstack_django.redaction.RedactedError`), so handlers that render
+the exception themselves (``AdminEmailHandler``, error trackers) get it too.
+Arguments are scrubbed one by one where that suffices, so formatters that read
+``record.args`` (uvicorn's access formatter) keep working.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from typing import Any, Final
+from urllib.parse import unquote_plus
+
+from regstack_django import secrets
+from regstack_django.redaction import RedactedError, redacted
+
+__all__ = ["MIN_QUERY_VALUE_LENGTH", "SecretsFilter", "scrub", "scrub_record"]
+
+REDACTED: Final = secrets.REDACTED
+
+#: A query or JSON value shorter than this is left alone (``exit code=1``).
+MIN_QUERY_VALUE_LENGTH: Final = 6
+
+_KEY_SET = frozenset(secrets.SECRET_QUERY_KEYS)
+_KEYS = "|".join(sorted(_KEY_SET, key=len, reverse=True))
+# "=" raw or percent-encoded once or twice (a literal first: the scan is fast).
+_SEP = re.compile(r"=|%3[Dd]|%253[Dd]")
+# Every key contains one of these: the cheap test before looking for keys.
+_KEY_MARKERS = ("token", "code", "state", "nonce", "password", "secret")
+assert all(any(m in key for m in _KEY_MARKERS) for key in _KEY_SET)
+_KEYS_LONGEST_FIRST = tuple(sorted(_KEY_SET, key=len, reverse=True))
+# What may come right before a key: a non-word character, or an encoded "?"/"&".
+_ENCODED_BEFORE = ("%3F", "%3f", "%26", "253F", "253f", "2526")
+# A value ends at whitespace, a delimiter or an encoded "&".
+_VALUE = re.compile(r"(?:[^\s&%#\"'<>;,()\[\]{}\\]+|%(?!(?:25)?26)[0-9A-Fa-f]{2})+")
+_QUOTED = re.compile(
+    rf"(?P<q>[\"'])(?:{_KEYS})(?P=q)\s*[:=]\s*(?P<vq>[\"'])(?P<value>[^\"'\\]+)(?P=vq)",
+    re.IGNORECASE,
+)
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*")
+_BEARER = re.compile(r"(?<=Bearer )[A-Za-z0-9._~+/-]{8,}=*", re.IGNORECASE)
+# Password hashes, each behind a literal that a cheap "in" test looks for first.
+_HASHES = (
+    ("argon2", re.compile(r"(?:\$|%24)argon2(?:id|i|d)(?:\$|%24)[A-Za-z0-9+/=$,.%]+")),
+    ("2", re.compile(r"(?:\$|%24)2[abxy]?(?:\$|%24)\d\d(?:\$|%24)[./A-Za-z0-9]{8,}")),
+    ("pbkdf2_", re.compile(r"pbkdf2_sha(?:1|256|512)\$[A-Za-z0-9+/=$.]+")),
+    ("scrypt$", re.compile(r"scrypt\$[A-Za-z0-9+/=$.]+")),
+)
+# A run of URL-safe base64: how a token looks once percent-decoding is undone.
+_RUN = re.compile(rf"[A-Za-z0-9_-]{{{secrets.MIN_SECRET_LENGTH},}}")
+
+
+def _key_before(text: str, lowered: str, end: int) -> bool:
+    """Whether one of the keys ends at ``end`` and starts a word (or an encoded pair)."""
+    for key in _KEYS_LONGEST_FIRST:
+        if lowered.endswith(key, 0, end):
+            start = end - len(key)
+            if start == 0:
+                return True
+            before = text[start - 1]
+            return not (before.isalnum() or before == "_") or text.endswith(
+                _ENCODED_BEFORE, 0, start
+            )
+    return False
+
+
+def _scrub_query(text: str, lowered: str) -> str:
+    """Values of :data:`SECRET_QUERY_KEYS` after ``=`` (raw or percent-encoded)."""
+    spans: list[tuple[int, int]] = []
+    for sep in _SEP.finditer(text):
+        if not _key_before(text, lowered, sep.start()):
+            continue
+        value = _VALUE.match(text, sep.end())
+        if value is None or (spans and value.start() < spans[-1][1]):
+            continue
+        if len(unquote_plus(value.group(0))) >= MIN_QUERY_VALUE_LENGTH:
+            spans.append(value.span())
+    if not spans:
+        return text
+    parts, last = [], 0
+    for start, end in spans:
+        parts += [text[last:start], REDACTED]
+        last = end
+    parts.append(text[last:])
+    return "".join(parts)
+
+
+def _quoted_value(match: re.Match[str]) -> str:
+    if len(match.group("value")) < MIN_QUERY_VALUE_LENGTH:
+        return match.group(0)
+    start, end = match.span("value")
+    whole, offset = match.group(0), match.start()
+    return whole[: start - offset] + REDACTED + whole[end - offset :]
+
+
+# (generation of secrets.recent it was built from, longest run -> forms, leftovers)
+_index: tuple[int, dict[str, list[str]], list[str]] = (0, {}, [])
+
+
+def _recent_index() -> tuple[dict[str, list[str]], list[str]]:
+    """Recent tokens keyed by their longest URL-safe run; rebuilt after a secret fire."""
+    global _index
+    generation = secrets.recent_generation
+    if _index[0] != generation:
+        by_run: dict[str, list[str]] = {}
+        leftovers: list[str] = []
+        for token in secrets.recent_tokens():
+            forms = secrets.forms_of(token)
+            runs = _RUN.findall(token)
+            if runs:
+                by_run.setdefault(max(runs, key=len), []).extend(forms)
+            else:
+                leftovers.extend(forms)
+        _index = (generation, by_run, leftovers)
+    return _index[1], _index[2]
+
+
+def _scrub_recent(text: str) -> str:
+    by_run, leftovers = _recent_index()
+    if by_run:
+        decoded = text
+        for _ in range(2):  # percent-encoded once or twice
+            if "%" not in decoded and "+" not in decoded:
+                break
+            decoded = unquote_plus(decoded)
+        for run in _RUN.findall(decoded):
+            forms = by_run.get(run)
+            if forms is None:  # not a token the bridge fired
+                continue
+            text = secrets.redact(text, sorted(forms, key=len, reverse=True))
+    if leftovers:
+        text = secrets.redact(text, leftovers)
+    return text
+
+
+def scrub(text: str) -> str:
+    """``text`` with every secret this module knows replaced by ``[REDACTED]``."""
+    lowered = text.lower()
+    if len(lowered) != len(text):  # a few Unicode characters lower to two
+        lowered = text
+    if any(marker in lowered for marker in _KEY_MARKERS):
+        if "=" in text or "%" in text:
+            text = _scrub_query(text, lowered)
+        if "'" in text or '"' in text:
+            text = _QUOTED.sub(_quoted_value, text)
+    if "eyJ" in text:
+        text = _JWT.sub(REDACTED, text)
+    if "earer " in lowered:
+        text = _BEARER.sub(REDACTED, text)
+    if "$" in text or "%24" in text:
+        for marker, pattern in _HASHES:
+            if marker in text:
+                text = pattern.sub(REDACTED, text)
+    if secrets.recent_generation:
+        text = _scrub_recent(text)
+    return text
+
+
+#: No text shorter than this holds anything :func:`scrub` replaces (``code=``
+#: plus a 6-character value is the shortest).
+_SHORTEST_SECRET: Final = 5 + MIN_QUERY_VALUE_LENGTH
+
+
+class _Scrubbed:
+    """Stands in for a non-string log argument whose ``str``/``repr`` held a secret."""
+
+    __slots__ = ("_repr", "_str")
+
+    def __init__(self, as_str: str, as_repr: str) -> None:
+        self._str = as_str
+        self._repr = as_repr
+
+    def __str__(self) -> str:
+        return self._str
+
+    def __repr__(self) -> str:
+        return self._repr
+
+
+def _scrub_argument(arg: object) -> object:
+    if arg is None or isinstance(arg, bool | int | float):
+        return arg
+    if type(arg) is str:
+        return arg if len(arg) < _SHORTEST_SECRET else scrub(arg)
+    try:
+        as_str, as_repr = str(arg), repr(arg)
+    except Exception:
+        return arg
+    clean_str, clean_repr = scrub(as_str), scrub(as_repr)
+    if clean_str == as_str and clean_repr == as_repr:
+        return arg
+    return _Scrubbed(clean_str, clean_repr)
+
+
+def _scrub_arguments(args: Any) -> Any:
+    if isinstance(args, tuple):
+        return tuple(_scrub_argument(a) for a in args)
+    if isinstance(args, Mapping):
+        return {k: _scrub_argument(v) for k, v in args.items()}
+    return args
+
+
+_formatter = logging.Formatter()
+_DONE = "regstack_django_scrubbed"
+
+
+def _scrub_message(record: logging.LogRecord) -> None:
+    try:
+        message = record.getMessage()
+    except Exception:
+        return  # a broken record: the handler reports it, and it shows no argument
+    clean = scrub(message)
+    if clean == message:
+        return
+    if record.args:
+        # Keep the template and the shape of args (formatters such as uvicorn's
+        # read record.args) when scrubbing them one by one gives the same text.
+        template = scrub(str(record.msg))
+        args = _scrub_arguments(record.args)
+        try:
+            rendered = template % args
+        except Exception:
+            rendered = None
+        if rendered == clean:
+            record.msg, record.args = template, args
+            return
+    record.msg, record.args = clean, None
+
+
+def _scrub_exception(record: logging.LogRecord) -> None:
+    if record.exc_info and record.exc_info[1] is not None and not record.exc_text:
+        try:
+            record.exc_text = _formatter.formatException(record.exc_info)
+        except Exception:
+            return
+    if record.exc_text:
+        clean = scrub(record.exc_text)
+        if clean != record.exc_text:
+            record.exc_text = clean
+            if record.exc_info and record.exc_info[1] is not None:
+                stand_in = redacted(record.exc_info[1], scrub, RedactedError)
+                record.exc_info = (type(stand_in), stand_in, stand_in.__traceback__)
+    if record.stack_info:
+        record.stack_info = scrub(record.stack_info)
+
+
+def scrub_record(record: logging.LogRecord) -> None:
+    """Scrub ``record`` in place (message, arguments, exception and stack text), once."""
+    if record.__dict__.get(_DONE):
+        return
+    record.__dict__[_DONE] = True
+    _scrub_message(record)
+    _scrub_exception(record)
+
+
+class SecretsFilter(logging.Filter):
+    """Scrubs live tokens and password hashes from every record a handler emits.
+
+    Never drops a record. Put it on every handler (a filter on a logger does
+    not see records that propagate from its children).
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        scrub_record(record)
+        return True
