@@ -19,6 +19,8 @@ regstack_django.E009  an option does not apply to this handler
 regstack_django.E010  ``background`` without Django's Tasks framework installed
 regstack_django.E011  ``backend`` names a Tasks backend that is not configured
 regstack_django.E012  ``REGSTACK_HOOKS_RAISE_ERRORS`` is not a bool
+regstack_django.E020  ``REGSTACK_HOOKS_WORKERS`` is not a whole number from 1 to 1024
+regstack_django.E021  ``REGSTACK_HOOKS_WORKER_WAIT`` is not a finite number >= 0
 regstack_django.W001  an event name regstack does not fire (custom or a typo)
 ====================  =========================================================
 """
@@ -43,6 +45,8 @@ E009 = "regstack_django.E009"
 E010 = "regstack_django.E010"
 E011 = "regstack_django.E011"
 E012 = "regstack_django.E012"
+E020 = "regstack_django.E020"
+E021 = "regstack_django.E021"
 W001 = "regstack_django.W001"
 
 HINTS: dict[str, str] = {
@@ -62,6 +66,10 @@ HINTS: dict[str, str] = {
     ),
     E011: "Configured Tasks backends: {aliases}. Add it to TASKS or fix the alias.",
     E012: "Set REGSTACK_HOOKS_RAISE_ERRORS = True or False.",
+    E020: "Set {setting} to the number of worker threads, e.g. {setting} = {default} "
+    "(the default).",
+    E021: "Set {setting} to the seconds a fire may wait for a free worker, e.g. {setting} = "
+    "{default} (the default); 0 fails at once when every worker is busy.",
     W001: "{suggestion}",
 }
 
