@@ -101,7 +101,6 @@ class Lease(Executor):
         self.starved = False
         self.closed = False
         self.abandoned: list[str] = []
-        self.waited_since = 0.0
 
     def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
         """Run ``fn`` on this fire's worker: the one bound, a free one, or the next freed."""
@@ -185,7 +184,6 @@ class Pool:
                 lease.parked.append((future, call))
                 if not lease.waiting:
                     lease.waiting = start_wait = True
-                    lease.waited_since = time.monotonic()
                     self.waiting.append(lease)
         if worker is not None:
             _start(worker, future, call)
@@ -319,6 +317,10 @@ class Pool:
         threads at exit, as it waits for any thread, so a receiver hung forever
         still holds the exit.
         """
+        global _pool
+        with _pool_lock:
+            if _pool is self:
+                _pool = None  # the next fire builds a new pool
         with self.lock:
             self.retired = True
             idle, self.free = self.free, []
@@ -437,9 +439,7 @@ def current_pool() -> Pool | None:
 
 def reset_pool() -> None:
     """Retire the current pool (busy workers finish first); the next fire builds a new one."""
-    global _pool
-    with _pool_lock:
-        old, _pool = _pool, None
+    old = _pool
     if old is not None:
         old.shutdown(timeout=0, log_busy=False)
 
