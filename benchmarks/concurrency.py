@@ -227,7 +227,9 @@ class HttpRun:
     statuses: list[int | None] = dataclasses.field(default_factory=list)
 
 
-async def _logins(base_url: str, logins: int) -> tuple[list[float], list[int | None]]:
+async def _logins(
+    base_url: str, logins: int, settle: float
+) -> tuple[list[float], list[int | None]]:
     import httpx
 
     from benchmarks.load import API_PREFIX, PASSWORD
@@ -237,8 +239,10 @@ async def _logins(base_url: str, logins: int) -> tuple[list[float], list[int | N
         for email in emails:  # one by one: registering is not what is measured
             body = {"email": email, "password": PASSWORD}
             await client.post(f"{API_PREFIX}/register", json=body)
-        # One warm-up login (first-use costs), then all at once.
+        # One warm-up login (first-use costs), then all at once, once the warm-up's
+        # slow receiver is done: it holds its worker until then.
         await client.post(f"{API_PREFIX}/login", json={"email": emails[0], "password": PASSWORD})
+        await asyncio.sleep(settle)
 
         async def login(email: str) -> tuple[float, int | None]:
             started = time.perf_counter()
@@ -289,7 +293,7 @@ def measure_http(logins: int) -> list[HttpRun]:
                     _process,
                 ):
                     run.latencies, run.statuses = asyncio.run(
-                        asyncio.wait_for(_logins(base_url, logins), 300)
+                        asyncio.wait_for(_logins(base_url, logins, (run.seconds or 0) + 0.5), 300)
                     )
             finally:
                 load.server_env = original  # type: ignore[assignment]

@@ -30,7 +30,6 @@ from regstack_django.failures import ReceiverTimeout
 from regstack_django.signals import receiver_failed
 from regstack_django.threads import caller_thread_context
 from tests import hooks
-from tests.testapp.models import Delivery
 from tests.utils import bridge_errors, connected
 
 USER = "ada"
@@ -482,3 +481,59 @@ def test_good_pool_settings_report_nothing_and_size_the_pool() -> None:
         built = pool.get_pool()
         assert (built.size, built.wait) == (7, 0.5)
     assert pool.get_pool() is not built  # rebuilt when the settings changed back
+
+
+# -- process exit ------------------------------------------------------------------------------
+
+EXIT_SCRIPT = """
+import asyncio, threading
+from benchmarks.harness import setup_django
+setup_django(settings="benchmarks.settings")
+from django.db import connections
+from django.db.backends.sqlite3.base import DatabaseWrapper
+from regstack_django import get_registry, signals
+
+real_close = DatabaseWrapper.close
+
+def spy_close(self):
+    if self.connection is not None:
+        print("closed in", threading.current_thread().name, flush=True)
+    real_close(self)
+
+DatabaseWrapper.close = spy_close
+connections["default"].settings_dict["CONN_MAX_AGE"] = 60
+
+def query(sender, **kwargs):
+    with connections["default"].cursor() as cursor:
+        cursor.execute("SELECT 1")
+        print("queried", cursor.fetchone(), flush=True)
+
+signals.user_registered.connect(query, weak=False)
+asyncio.run(get_registry().fire("user_registered", user="u"))
+print("exiting", flush=True)
+"""
+
+
+def test_at_process_exit_each_worker_closes_its_own_connection() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, "-c", EXIT_SCRIPT],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert "queried (1,)" in lines
+    after_exit = lines[lines.index("exiting") + 1 :]
+    # The persistent (CONN_MAX_AGE=60) connection of the worker that ran the
+    # query was closed at exit, in that worker's own thread.
+    assert [line for line in after_exit if "regstack-hooks-0" in line] == [
+        "closed in regstack-hooks-0_0"
+    ]
