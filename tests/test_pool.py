@@ -30,6 +30,7 @@ from regstack_django.failures import ReceiverTimeout
 from regstack_django.signals import receiver_failed
 from regstack_django.threads import caller_thread_context
 from tests import hooks
+from tests.testapp.models import Delivery
 from tests.utils import bridge_errors, connected
 
 USER = "ada"
