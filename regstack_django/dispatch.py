@@ -257,7 +257,7 @@ async def _dispatch_pooled(
         if not async_receivers:
             await _pooled_sync_group(lease, sync_receivers, signal, sender, event, kwargs, failures)
             return
-        async with FireContext(lease):
+        with FireContext(lease):
             if not sync_receivers:
                 await _run_async_group(async_receivers, signal, sender, event, kwargs, failures)
                 return

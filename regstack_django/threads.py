@@ -23,13 +23,37 @@ if TYPE_CHECKING:
 class FireContext(ThreadSensitiveContext):
     """The context of one pooled fire: its thread-sensitive calls go to its worker.
 
-    A subclass only so that :func:`caller_thread_context` can tell it from a
-    Django request's context: in a worker no caller's transaction is open.
+    It is asgiref's ``ThreadSensitiveContext(executor=lease)``: while it is
+    entered, every thread-sensitive ``sync_to_async`` of the fire (its async
+    receivers' own calls included) runs on the lease's worker, and a task that
+    outlives the fire gets asgiref's ``RuntimeError`` instead of a stray
+    thread. It is a subclass so that :func:`caller_thread_context` can tell it
+    from a Django request's context (in a worker no caller's transaction is
+    open), and so that entering it costs what a fire can afford: a plain
+    ``with``, doing the part of asgiref's entry that applies here. asgiref
+    also hides an inherited ``AsyncToSync`` executor on entry (three
+    ``asgiref.local.Local`` operations, most of the cost of a fire with only
+    async receivers); a pooled fire has none by definition, since
+    :func:`caller_thread_context` found it unset.
     """
 
     def __init__(self, lease: Lease) -> None:
         super().__init__(executor=lease)
         self.lease = lease
+
+    def __enter__(self) -> FireContext:
+        if self.token is not None or self._exited:
+            raise RuntimeError("A FireContext is entered once.")
+        self.token = SyncToAsync.thread_sensitive_context.set(self)
+        SyncToAsync.context_to_thread_executor[self] = self.lease
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        SyncToAsync.context_to_thread_executor.pop(self, None)
+        if self.token is not None:
+            SyncToAsync.thread_sensitive_context.reset(self.token)
+        self.token = None
+        self._exited = True
 
 
 def caller_thread_context() -> bool:

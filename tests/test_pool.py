@@ -153,6 +153,33 @@ async def test_an_async_receivers_sync_to_async_goes_to_its_fires_worker(
     assert inside == [False]
 
 
+async def test_a_task_that_outlives_its_fire_cannot_borrow_a_thread_later(
+    registry: HookRegistry,
+) -> None:
+    outcome: list[BaseException | int] = []
+    go_on = asyncio.Event()
+    spawned: list[asyncio.Task[None]] = []
+
+    async def late() -> None:
+        await go_on.wait()
+        try:
+            outcome.append(await sync_to_async(threading.get_ident)())
+        except RuntimeError as exc:
+            outcome.append(exc)
+
+    async def leaves_a_task_behind(sender: object, **kwargs: Any) -> None:
+        spawned.append(asyncio.ensure_future(late()))
+
+    with connected(signals.user_logged_in, leaves_a_task_behind):
+        await registry.fire("user_logged_in", user=USER)
+    go_on.set()
+    await asyncio.wait_for(spawned[0], 5)
+    # asgiref's rule for a context with an executor: no silent move to another thread.
+    [error] = outcome
+    assert isinstance(error, RuntimeError)
+    assert "ThreadSensitiveContext has exited" in str(error)
+
+
 @pytest.mark.django_db(transaction=True)
 async def test_pooled_receivers_write_through_the_orm_during_concurrent_fires(
     registry: HookRegistry,
