@@ -120,6 +120,19 @@ def benchmarks(session: nox.Session, django: str) -> None:
 
 
 @nox.session(python="3.11")
+def concurrency_benchmark(session: nox.Session) -> None:
+    """Concurrent fires, hung receivers and 20 logins over HTTP (not in the default run).
+
+    ``bash scripts/test -s concurrency_benchmark`` rewrites the "Concurrency"
+    section of docs/benchmarks.md (ours vs Django asend_robust vs regstack fire).
+    """
+    session.install(
+        "-e", ".[regstack,tasks]", _django("5.2"), *nox.project.dependency_groups(PYPROJECT, "test")
+    )
+    session.run("python", "-m", "benchmarks.concurrency", "--write-doc", *session.posargs)
+
+
+@nox.session(python="3.11")
 def load_test(session: nox.Session) -> None:
     """The load test under uvicorn (not in the default run; about 5 minutes).
 

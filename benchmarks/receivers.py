@@ -6,6 +6,8 @@ settings-wired receivers of the request and memory benchmarks live here.
 
 from __future__ import annotations
 
+import os
+import time
 from collections import Counter
 from typing import Any
 
@@ -21,3 +23,12 @@ def settings_receiver(sender: object, **kwargs: Any) -> None:
 
 def settings_receiver_empty(sender: object, **kwargs: Any) -> None:
     """The same receiver with its body removed: only the bridge's cost remains."""
+
+
+def slow_login(sender: object, **kwargs: Any) -> None:
+    """A slow side effect (a webhook without a timeout, a slow SMTP relay).
+
+    Sleeps ``BENCH_LOGIN_RECEIVER_SECONDS`` (the HTTP concurrency benchmark's
+    server sets it) in the worker thread that runs it.
+    """
+    time.sleep(float(os.environ.get("BENCH_LOGIN_RECEIVER_SECONDS") or 0))

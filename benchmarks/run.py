@@ -37,6 +37,8 @@ from benchmarks.harness import (
 DEFAULT_OUTPUT = REPO_ROOT / "docs" / "benchmarks.md"
 PARTS = ("dispatch", "request", "memory", "profile")
 _LEG = re.compile(r"<!-- leg: (?P<name>.+?) -->\n.*?<!-- /leg -->\n", re.DOTALL)
+#: Sections other scripts write into the same doc (``benchmarks.concurrency``): kept as they are.
+_SECTION = re.compile(r"<!-- section: (?P<name>.+?) -->\n.*?<!-- /section -->\n", re.DOTALL)
 
 
 def _command(argv: list[str]) -> str:
@@ -231,11 +233,14 @@ def _write(path: Path, section: str) -> None:
     """Replace this leg's section, keep the other legs', rewrite the rest."""
     name = section.split(" -->", 1)[0].removeprefix("<!-- leg: ")
     legs: dict[str, str] = {}
+    others: list[str] = []
     if path.exists():
-        for match in _LEG.finditer(path.read_text(encoding="utf-8")):
+        current = path.read_text(encoding="utf-8")
+        for match in _LEG.finditer(current):
             legs[match.group("name")] = match.group(0)
+        others = [match.group(0) for match in _SECTION.finditer(current)]
     legs[name] = section
-    body = "\n".join(legs[key] for key in sorted(legs))
+    body = "\n".join([*(legs[key] for key in sorted(legs)), *others])
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".tmp{os.getpid()}")
     tmp.write_text(HEADER + body, encoding="utf-8")

@@ -29,6 +29,8 @@ regstack_django.E016  both ``REGSTACK`` and ``REGSTACK_INSTANCE`` are set
 regstack_django.E017  regstack's SQLite database folder does not exist
 regstack_django.E018  an ``@receiver`` cannot accept its regstack event's arguments
 regstack_django.E019  regstack is configured but not installed
+regstack_django.E020  ``REGSTACK_HOOKS_WORKERS`` is not a whole number from 1 to 1024
+regstack_django.E021  ``REGSTACK_HOOKS_WORKER_WAIT`` is not a finite number >= 0
 regstack_django.E023  ``REGSTACK_HOOKS_ENQUEUE_TIMEOUT`` is not a bounded positive number
 regstack_django.E024  an outbox setting is not a bounded positive number
 regstack_django.W001  an event name regstack does not fire (custom or a typo)
@@ -58,6 +60,8 @@ E009 = "regstack_django.E009"
 E010 = "regstack_django.E010"
 E011 = "regstack_django.E011"
 E012 = "regstack_django.E012"
+E020 = "regstack_django.E020"
+E021 = "regstack_django.E021"
 E023 = "regstack_django.E023"
 E024 = "regstack_django.E024"
 W001 = "regstack_django.W001"
@@ -91,6 +95,10 @@ HINTS: dict[str, str] = {
     ),
     E011: "{how}",
     E012: "Set REGSTACK_HOOKS_RAISE_ERRORS = True or False.",
+    E020: "Set {setting} to the number of worker threads, e.g. {setting} = {default} "
+    "(the default).",
+    E021: "Set {setting} to the seconds a fire may wait for a free worker, e.g. {setting} = "
+    "{default} (the default); 0 fails at once when every worker is busy.",
     E023: (
         "Set REGSTACK_HOOKS_ENQUEUE_TIMEOUT to the seconds a request may wait for one "
         "background enqueue (a finite number > 0 and <= {maximum:g}; default {default:g})."

@@ -14,6 +14,8 @@ from django.conf import settings
 
 HOOKS_SETTING = "REGSTACK_HOOKS"
 RAISE_ERRORS_SETTING = "REGSTACK_HOOKS_RAISE_ERRORS"
+WORKERS_SETTING = "REGSTACK_HOOKS_WORKERS"
+WORKER_WAIT_SETTING = "REGSTACK_HOOKS_WORKER_WAIT"
 CONFIG_SETTING = "REGSTACK"
 INSTANCE_SETTING = "REGSTACK_INSTANCE"
 
@@ -44,6 +46,8 @@ SETTINGS = (
     RAISE_ERRORS_SETTING,
     CONFIG_SETTING,
     INSTANCE_SETTING,
+    WORKERS_SETTING,
+    WORKER_WAIT_SETTING,
     *SECONDS_SETTINGS,
 )
 
@@ -87,6 +91,21 @@ class Settings:
         environment variables), nothing overridden.
         """
         return self.REGSTACK is not None or self.REGSTACK_INSTANCE is not None
+
+    @property
+    def REGSTACK_HOOKS_WORKERS(self) -> Any:  # noqa: N802
+        """Worker threads for sync receivers fired outside a Django request; default 20.
+
+        Read once, when :mod:`regstack_django.pool` builds the pool (and again
+        after ``setting_changed``), never per fire.
+        """
+        return getattr(settings, WORKERS_SETTING, 20)
+
+    @property
+    def REGSTACK_HOOKS_WORKER_WAIT(self) -> Any:  # noqa: N802
+        """Seconds a fire waits for a free worker before failing its receivers; default 3."""
+        return getattr(settings, WORKER_WAIT_SETTING, 3.0)
+
     def seconds(self, name: str) -> float:
         """One of :data:`SECONDS_SETTINGS`, or its default when unset or invalid.
 

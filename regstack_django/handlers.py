@@ -21,7 +21,7 @@ from asgiref.sync import iscoroutinefunction
 from django.core.checks import CheckMessage
 from django.utils.module_loading import import_string
 
-from regstack_django import checks, tasks_compat
+from regstack_django import checks, pool, tasks_compat
 from regstack_django.checks import E011_REFUSED_OPTION, E011_UNKNOWN_ALIAS, problem
 from regstack_django.conf import HOOKS_SETTING, RAISE_ERRORS_SETTING, conf
 from regstack_django.events import EVENT_ARGUMENTS, KNOWN_EVENTS
@@ -103,6 +103,7 @@ def parse_hooks_setting() -> ParsedHooks:
         parsed.problems.append(
             problem(checks.E012, f"{RAISE_ERRORS_SETTING} must be a bool, not {raise_errors!r}.")
         )
+    parsed.problems.extend(pool.setting_problems())
     raw = conf.REGSTACK_HOOKS
     if not isinstance(raw, Mapping):
         parsed.problems.append(
@@ -341,24 +342,12 @@ def _check_applicability(
                         why='Add "background": True, or remove the option.',
                     )
                 )
-    if "timeout" in options:
-        if background:
-            problems.append(
-                problem(
-                    checks.E009,
-                    f"{where} ({path!r}) option 'timeout' does not apply to a background handler.",
-                    why="Set time limits in your Tasks backend instead.",
-                )
-            )
-        elif not iscoroutinefunction(handler):
-            problems.append(
-                problem(
-                    checks.E009,
-                    f"{where} ({path!r}) option 'timeout' applies to async handlers only; "
-                    f"{path!r} is synchronous.",
-                    why="A running thread cannot be cancelled: make the handler 'async def', "
-                    "or drop the timeout.",
-                )
+    if "timeout" in options and background:
+        problems.append(
+            problem(
+                checks.E009,
+                f"{where} ({path!r}) option 'timeout' does not apply to a background handler.",
+                why="Set time limits in your Tasks backend instead.",
             )
     if background and options.get("durable") is True and "on_commit" in options:
         problems.append(

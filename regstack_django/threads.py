@@ -4,14 +4,56 @@ Django's ``ASGIHandler`` opens an asgiref ``ThreadSensitiveContext`` per
 request, and ``async_to_sync`` remembers the sync thread that called it; a
 thread-sensitive ``sync_to_async`` call then runs in *that* thread, where the
 caller's transaction (if any) is open. regstack's FastAPI routes have neither:
-there such a call would land on asgiref's one process-wide thread.
+there such a call would land on asgiref's one process-wide thread, so the
+dispatch loop gives each of those fires a :class:`FireContext` of its own,
+whose executor is the fire's lease on the bridge's worker pool.
 """
 
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
-from asgiref.sync import AsyncToSync, SyncToAsync
+from asgiref.sync import AsyncToSync, SyncToAsync, ThreadSensitiveContext
+
+if TYPE_CHECKING:
+    from regstack_django.pool import Lease
+
+
+class FireContext(ThreadSensitiveContext):
+    """The context of one pooled fire: its thread-sensitive calls go to its worker.
+
+    It is asgiref's ``ThreadSensitiveContext(executor=lease)``: while it is
+    entered, every thread-sensitive ``sync_to_async`` of the fire (its async
+    receivers' own calls included) runs on the lease's worker, and a task that
+    outlives the fire gets asgiref's ``RuntimeError`` instead of a stray
+    thread. It is a subclass so that :func:`caller_thread_context` can tell it
+    from a Django request's context (in a worker no caller's transaction is
+    open), and so that entering it costs what a fire can afford: a plain
+    ``with``, doing the part of asgiref's entry that applies here. asgiref
+    also hides an inherited ``AsyncToSync`` executor on entry (three
+    ``asgiref.local.Local`` operations, most of the cost of a fire with only
+    async receivers); a pooled fire has none by definition, since
+    :func:`caller_thread_context` found it unset.
+    """
+
+    def __init__(self, lease: Lease) -> None:
+        super().__init__(executor=lease)
+        self.lease = lease
+
+    def __enter__(self) -> FireContext:
+        if self.token is not None or self._exited:
+            raise RuntimeError("A FireContext is entered once.")
+        self.token = SyncToAsync.thread_sensitive_context.set(self)
+        SyncToAsync.context_to_thread_executor[self] = self.lease
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        SyncToAsync.context_to_thread_executor.pop(self, None)
+        if self.token is not None:
+            SyncToAsync.thread_sensitive_context.reset(self.token)
+        self.token = None
+        self._exited = True
 
 
 def caller_thread_context() -> bool:
@@ -20,14 +62,25 @@ def caller_thread_context() -> bool:
     ``True``: a thread-sensitive hop lands in the request's (or the sync
     caller's) own thread, so ``transaction.get_connection()`` there sees the
     caller's ``atomic()``. ``False``: a plain event loop (regstack's routes),
-    where no Django transaction can be open.
+    or a fire's own :class:`FireContext` on the bridge's pool, where no
+    Django transaction can be open.
     """
+    context = SyncToAsync.thread_sensitive_context.get(None)
+    if context is not None and not isinstance(context, FireContext):
+        return True
+    # A sync receiver on a worker that calls async_to_sync is a sync caller.
     if getattr(AsyncToSync.executors, "current", None) is not None:
         return True
-    if SyncToAsync.thread_sensitive_context.get(None) is not None:
-        return True
+    if context is not None:
+        return False
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:
         return False
     return loop in AsyncToSync.loop_thread_executors
+
+
+def current_fire_lease() -> Lease | None:
+    """The pool lease of the pooled fire this code runs in, if any."""
+    context = SyncToAsync.thread_sensitive_context.get(None)
+    return context.lease if isinstance(context, FireContext) else None

@@ -3,13 +3,13 @@
 Called by ``AppConfig.ready()`` and again whenever ``REGSTACK_HOOKS`` changes
 (``override_settings``). Each entry is connected with a ``dispatch_uid`` and the
 previous wiring is disconnected first, so running it again never connects a
-handler twice. Handlers with options get a small adapter (a ``timeout``, or
-background delivery) that is held strongly and named after the user's handler.
+handler twice. Handlers with options get a small adapter (a ``timeout``, see
+:mod:`regstack_django.timeouts`, or background delivery) that is held strongly
+and named after the user's handler.
 """
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,8 +18,9 @@ from typing import Any
 from django.core.checks import CheckMessage
 from django.core.exceptions import ImproperlyConfigured
 
+from regstack_django import timeouts
 from regstack_django.checks import as_text
-from regstack_django.failures import NAME_ATTRIBUTE, ReceiverTimeout, forget_name, give_name
+from regstack_django.failures import forget_name, give_name
 from regstack_django.handlers import HandlerSpec, parse_hooks_setting
 from regstack_django.signals import signal_for
 
@@ -59,6 +60,9 @@ def connect_settings_handlers() -> None:
             give_name(receiver, spec.path)
             signal_for(spec.event).connect(receiver, weak=False, dispatch_uid=spec.dispatch_uid)
             _connections.append(Connection(spec=spec, receiver=receiver))
+        timeouts.connected_sync_timeouts = sum(
+            hasattr(c.receiver, timeouts.TIMEOUT_ATTRIBUTE) for c in _connections
+        )
     if parsed.errors:
         raise ImproperlyConfigured(invalid_settings_message(parsed.errors))
 
@@ -75,24 +79,7 @@ def _receiver_for(spec: HandlerSpec) -> Callable[..., Any]:
 
         return background_receiver(spec)
     if spec.timeout is not None:
-        return _with_timeout(spec.handler, spec.path, spec.timeout)
+        if spec.is_async:
+            return timeouts.async_with_timeout(spec.handler, spec.path, spec.timeout)
+        return timeouts.sync_with_timeout(spec.handler, spec.path, spec.event, spec.timeout)
     return spec.handler
-
-
-def _with_timeout(handler: Callable[..., Any], path: str, seconds: float) -> Callable[..., Any]:
-    """Wrap an async receiver so it is cancelled after ``seconds``."""
-
-    async def receiver(signal: object, sender: object, **kwargs: Any) -> None:
-        budget = asyncio.timeout(seconds)
-        try:
-            async with budget:
-                await handler(signal=signal, sender=sender, **kwargs)
-        except TimeoutError:
-            if budget.expired():
-                raise ReceiverTimeout(
-                    f"{path} ran past its timeout of {seconds:g}s and was cancelled."
-                ) from None
-            raise
-
-    setattr(receiver, NAME_ATTRIBUTE, path)
-    return receiver

@@ -7,7 +7,11 @@ look at what ran; ``reset()`` clears it.
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from typing import Any
+
+from asgiref.sync import sync_to_async
 
 from regstack_django.signals import event_name
 
@@ -81,3 +85,23 @@ def raises_in_worker(sender: object, **kwargs: Any) -> None:
 def raises_quoting_email(sender: object, user: Any, **kwargs: Any) -> None:
     """A background handler whose error message quotes an argument value."""
     raise RuntimeError(f"could not mail {user.email}")
+#: Set by the tests that hang receivers, at teardown; every wait on it is bounded.
+RELEASE = threading.Event()
+HANG_LIMIT = 20.0
+
+
+def hang_sync(sender: object, **kwargs: Any) -> None:
+    """A sync receiver stuck (on a socket, say) until a test releases it."""
+    RELEASE.wait(HANG_LIMIT)
+    _record("hang_sync", sender, kwargs)
+
+
+def sleep_sync(sender: object, **kwargs: Any) -> None:
+    time.sleep(0.3)
+    _record("sleep_sync", sender, kwargs)
+
+
+async def hang_in_thread(sender: object, **kwargs: Any) -> None:
+    """An async receiver whose own sync_to_async call is stuck."""
+    await sync_to_async(RELEASE.wait)(HANG_LIMIT)
+    _record("hang_in_thread", sender, kwargs)

@@ -134,13 +134,6 @@ ENTRY_CASES = [
     pytest.param(
         checks.E009,
         "user_registered",
-        "tests.hooks.record_sync",
-        {"timeout": 1},
-        id="E009-timeout-on-sync",
-    ),
-    pytest.param(
-        checks.E009,
-        "user_registered",
         "tests.hooks.record_async",
         {"on_commit": False},
         id="E009-on-commit-without-background",
@@ -282,6 +275,7 @@ def test_every_id_has_a_case_in_this_module() -> None:
     covered |= test_regstack_settings.COVERED
     # The background and outbox checks are covered in tests/test_background_checks.py.
     covered |= {checks.E023, checks.E024, checks.W006, checks.W007}
+    covered |= {checks.E020, checks.E021}  # tests/test_pool.py
     assert covered == checks.ALL_IDS
 
 

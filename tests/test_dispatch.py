@@ -6,6 +6,7 @@ import asyncio
 import gc
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -113,20 +114,23 @@ async def test_fire_runs_sync_receivers_in_one_worker_thread_without_blocking_th
 async def test_fire_hops_to_a_thread_once_for_many_sync_receivers(
     registry: HookRegistry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    hops: list[int] = []
-    real_hop = dispatch._hop
+    submissions: list[int] = []
+    real_submit = ThreadPoolExecutor.submit
 
-    def counting_hop(*args: Any) -> Any:
-        hops.append(1)
-        return real_hop(*args)
+    def counting_submit(self: ThreadPoolExecutor, *args: Any, **kwargs: Any) -> Any:
+        submissions.append(1)
+        return real_submit(self, *args, **kwargs)
 
-    monkeypatch.setattr(dispatch, "_hop", counting_hop)
-    calls: list[int] = []
-    receivers = [lambda sender, i=i, **kw: calls.append(i) for i in range(10)]
+    monkeypatch.setattr(ThreadPoolExecutor, "submit", counting_submit)
+    calls: list[tuple[int, int]] = []
+    receivers = [
+        lambda sender, i=i, **kw: calls.append((i, threading.get_ident())) for i in range(10)
+    ]
     with connected(signals.user_logged_in, *receivers):
         await registry.fire("user_logged_in", user="u")
-    assert calls == list(range(10))
-    assert hops == [1]
+    assert [i for i, _ in calls] == list(range(10))
+    assert len({thread for _, thread in calls}) == 1
+    assert submissions == [1]
 
 
 @pytest.mark.django_db(transaction=True)

@@ -268,11 +268,6 @@ WRONG = [
     ),
     pytest.param(
         "E009",
-        {"user_registered": [{"handler": "tests.hooks.record_sync", "timeout": 1}]},
-        id="E009-timeout-on-sync",
-    ),
-    pytest.param(
-        "E009",
         {"user_registered": [{"handler": "tests.hooks.record_async", "on_commit": False}]},
         id="E009-on-commit-without-background",
     ),
