@@ -141,8 +141,6 @@ HINTS: dict[str, str] = {
         "manage.py finds."
     ),
     W004: "{hint}",
-}
-
     W006: (
         "The Immediate backend runs each task inside the request, so the handler is not in "
         "the background at all. Configure a backend with a worker (for example "
@@ -175,4 +173,3 @@ def problem(code: str, msg: str, **hint_args: Any) -> CheckMessage:
 def as_text(message: CheckMessage) -> str:
     """One problem as the line ``ImproperlyConfigured`` shows."""
     return f"{message.id}: {message.msg} HINT: {message.hint}"
-

@@ -349,6 +349,7 @@ def _check_applicability(
                 f"{where} ({path!r}) option 'timeout' does not apply to a background handler.",
                 why="Set time limits in your Tasks backend instead.",
             )
+        )
     if background and options.get("durable") is True and "on_commit" in options:
         problems.append(
             problem(

@@ -85,6 +85,8 @@ def raises_in_worker(sender: object, **kwargs: Any) -> None:
 def raises_quoting_email(sender: object, user: Any, **kwargs: Any) -> None:
     """A background handler whose error message quotes an argument value."""
     raise RuntimeError(f"could not mail {user.email}")
+
+
 #: Set by the tests that hang receivers, at teardown; every wait on it is bounded.
 RELEASE = threading.Event()
 HANG_LIMIT = 20.0

@@ -23,8 +23,8 @@ from regstack import RegStack
 
 import regstack_django
 from regstack_django import checks, signals
-from regstack_django.system_checks import check_receivers, check_regstack_settings
 from regstack_django.instance import default_database_url
+from regstack_django.system_checks import check_receivers, check_regstack_settings
 from tests import instances
 from tests.utils import connected
 
