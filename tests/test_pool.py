@@ -25,9 +25,9 @@ from django.db.backends.signals import connection_created
 from django.test import override_settings
 
 from regstack_django import HookRegistry, checks, pool, signals, timeouts, wiring
-from regstack_django.system_checks import check_hooks_setting
 from regstack_django.failures import ReceiverTimeout
 from regstack_django.signals import receiver_failed
+from regstack_django.system_checks import check_hooks_setting
 from regstack_django.threads import caller_thread_context
 from tests import hooks
 from tests.testapp.models import Delivery
