@@ -21,6 +21,7 @@ __version__ = "0.1.0"
 
 def get_registry() -> HookRegistry:
     """The registry the AppConfig built at start-up (``sender`` is itself)."""
-    from regstack_django.apps import app_config
+    from regstack_django.installed import app_config
 
-    return app_config("get_registry()").registry
+    registry: HookRegistry = app_config("get_registry()").registry  # type: ignore[attr-defined]
+    return registry

@@ -55,25 +55,6 @@ def _running_check_command() -> bool:
     return len(sys.argv) > 1 and sys.argv[1] in _REPORTING_COMMANDS
 
 
-def app_config(caller: str) -> RegstackDjangoConfig:
-    """This app's config; a clear error for ``caller`` when the app is not installed.
-
-    ``get_registry()``, ``get_regstack()`` and ``attach()`` all depend on what
-    the app does at start-up (``REGSTACK_HOOKS``, the checks), so each says
-    the same thing when it is missing.
-    """
-    from django.apps import apps
-
-    try:
-        config = apps.get_app_config("regstack_django")
-    except LookupError:
-        raise ImproperlyConfigured(
-            f"regstack_django.{caller} needs 'regstack_django' in INSTALLED_APPS."
-        ) from None
-    assert isinstance(config, RegstackDjangoConfig)
-    return config
-
-
 def _rewire(*, setting: str, **kwargs: Any) -> None:
     if setting in INSTANCE_SETTINGS:
         from regstack_django import instance

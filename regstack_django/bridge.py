@@ -31,7 +31,7 @@ def attach(target: Any) -> HookRegistry:
     Needs the app installed (``REGSTACK_HOOKS`` is wired by it): without it
     ``ImproperlyConfigured``, as for ``get_registry()``.
     """
-    from regstack_django.apps import app_config
+    from regstack_django.installed import app_config
 
     app_config("attach()")
     try:

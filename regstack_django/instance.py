@@ -69,7 +69,7 @@ def get_regstack() -> Any:
     when neither ``REGSTACK`` nor ``REGSTACK_INSTANCE`` is set, and when the
     settings are wrong (the words of ``manage.py check``).
     """
-    from regstack_django.apps import app_config
+    from regstack_django.installed import app_config
 
     app_config("get_regstack()")
     if _overrides:
