@@ -7,7 +7,7 @@ The signed message is never shown: it holds the event's public fields.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
@@ -15,6 +15,11 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from regstack_django.models import OutboxEvent
+
+if TYPE_CHECKING:
+    _OutboxAdminBase = admin.ModelAdmin[OutboxEvent]
+else:  # ModelAdmin is generic only in django-stubs (not subscriptable at run time on 5.2)
+    _OutboxAdminBase = admin.ModelAdmin
 
 
 class DeliveredFilter(admin.SimpleListFilter):
@@ -33,7 +38,7 @@ class DeliveredFilter(admin.SimpleListFilter):
 
 
 @admin.register(OutboxEvent)
-class OutboxEventAdmin(admin.ModelAdmin[OutboxEvent]):
+class OutboxEventAdmin(_OutboxAdminBase):
     list_display = (
         "event",
         "handler",
