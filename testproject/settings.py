@@ -135,6 +135,10 @@ DATABASES = {
         # Receivers write from regstack's requests while the Tasks worker (another
         # process) writes task results: wait for SQLite's lock instead of failing.
         "OPTIONS": {"timeout": 30},
+        # Tests: a file, not SQLite's shared-cache memory database, whose table locks
+        # fail at once ("database table is locked") when the bridge's worker and
+        # enqueue threads write side by side; a file waits out the lock (timeout).
+        "TEST": {"NAME": str(VAR_DIR / f"test_db_{os.getpid()}.sqlite3")},
     }
 }
 
