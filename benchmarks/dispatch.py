@@ -12,7 +12,12 @@ async) the same Django-style receivers are connected to
 and equivalent kwargs-only handlers to regstack's own ``HookRegistry``
 (``await fire`` only: regstack has no synchronous fire). A bare thread-sensitive
 ``sync_to_async`` hop around a trivial function is timed next to the mixes with
-sync receivers: it is the floor for running sync code from async code.
+sync receivers: it is the floor for running sync code from async code (the
+target's reference). So is a bare hop into a single-thread executor of its own
+(``SyncToAsync(..., executor=ThreadPoolExecutor(max_workers=1))``), the kind of
+hop a pooled fire makes into its worker; it is reported beside the target.
+These hops and ``ours`` are timed in batches of one size, so that the ratios
+between them carry no per-batch cost (see ``harness.time_async``).
 
 Receivers have empty bodies, so what is timed is dispatch alone. Every fire
 passes ``user=<object>``, as regstack's login does. Each mix runs in its own
@@ -27,6 +32,7 @@ import argparse
 import asyncio
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,6 +58,7 @@ OURS = "ours"
 DJANGO = "Django"
 REGSTACK = "regstack"
 HOP = "bare hop"
+OWN_HOP = "own-thread hop"
 
 
 @dataclass(frozen=True)
@@ -162,6 +169,8 @@ class MixSetup:
         self.ours = HookRegistry(sender=SENDER)
         self.plain = Signal()
         self.regstack = RegstackRegistry()
+        #: The thread of the ``own-thread hop`` (started on first use).
+        self.own_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bench-own-hop")
         ours_signal = signals.signal_for(self.event)
         if ours_signal.receivers:
             raise RuntimeError(f"{self.event!r} already has receivers; the mix would be wrong")
@@ -173,11 +182,12 @@ class MixSetup:
 
     def async_ops(self) -> dict[str, AsyncOp]:
         """One loop per contender; the ``bare hop`` only where sync receivers are."""
-        from asgiref.sync import sync_to_async
+        from asgiref.sync import SyncToAsync, sync_to_async
 
         event, fire, send = self.event, self.ours.fire, self.plain.asend_robust
         rs_fire = self.regstack.fire
         hop = sync_to_async(_trivial, thread_sensitive=True)
+        own_hop = SyncToAsync(_trivial, thread_sensitive=False, executor=self.own_thread)
 
         async def ours(n: int) -> None:
             for _ in range(n):
@@ -195,9 +205,14 @@ class MixSetup:
             for _ in range(n):
                 await hop()
 
+        async def own_thread_hop(n: int) -> None:
+            for _ in range(n):
+                await own_hop()
+
         ops: dict[str, AsyncOp] = {OURS: ours, DJANGO: django, REGSTACK: regstack}
         if self.mix.has_sync:
             ops[HOP] = bare_hop
+            ops[OWN_HOP] = own_thread_hop
         return ops
 
     def sync_ops(self) -> dict[str, SyncOp]:
@@ -267,7 +282,11 @@ async def _measure_async(setups: list[MixSetup], result: DispatchResult, warmup:
         result.hops[setup.mix.label] = hops
         result.tasks[setup.mix.label] = tasks
         result.async_series[setup.mix.label] = await time_async(
-            ops, rounds=result.rounds, warmup=warmup, target_ms=result.target_ms
+            ops,
+            rounds=result.rounds,
+            warmup=warmup,
+            target_ms=result.target_ms,
+            same_batch=(OURS, HOP, OWN_HOP),
         )
 
 
@@ -306,12 +325,13 @@ def targets(result: DispatchResult) -> list[Target]:
         s = result.async_series[label]
         value, spread = ratio(s[OURS], s[HOP])
         hops = result.hops[label][OURS]
+        own = s[OURS].median_ns / s[OWN_HOP].median_ns
         found.append(
             Target(
                 f"ours / bare hop, {label} from async",
                 value,
                 1.1,
-                f"{hops:g} hop/fire; {spread}",
+                f"{hops:g} hop/fire; {spread}; ours / own-thread hop {own:.2f}",
                 holds=hops == 1,
             )
         )
@@ -328,6 +348,7 @@ def _async_rows(result: DispatchResult) -> tuple[list[str], list[list[str]]]:
         "Django asend_robust µs",
         "regstack fire µs",
         "bare hop µs",
+        "own-thread hop µs",
         "ours/Django",
         "ours/regstack",
         "ours/hop",
@@ -346,6 +367,7 @@ def _async_rows(result: DispatchResult) -> tuple[list[str], list[list[str]]]:
                 us(s[DJANGO].median_ns),
                 us(s[REGSTACK].median_ns),
                 us(hop.median_ns) if hop else "-",
+                us(s[OWN_HOP].median_ns) if OWN_HOP in s else "-",
                 f"{s[OURS].median_ns / s[DJANGO].median_ns:.2f}",
                 f"{s[OURS].median_ns / s[REGSTACK].median_ns:.2f}",
                 f"{s[OURS].median_ns / hop.median_ns:.2f}" if hop else "-",

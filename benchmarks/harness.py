@@ -207,13 +207,32 @@ def time_sync(
 
 
 async def time_async(
-    contenders: dict[str, AsyncOp], *, rounds: int, warmup: int, target_ms: float
+    contenders: dict[str, AsyncOp],
+    *,
+    rounds: int,
+    warmup: int,
+    target_ms: float,
+    same_batch: tuple[str, ...] = (),
 ) -> dict[str, Series]:
-    """:func:`time_sync` on the running event loop."""
+    """:func:`time_sync` on the running event loop.
+
+    The contenders named in ``same_batch`` are timed in batches of one size
+    (the largest of their calibrated sizes), so that a ratio between them is
+    not skewed by a cost paid once per batch. A thread hop has one: the first
+    hop of a batch wakes a thread idle since the last batch, about 30-45 µs
+    more than the next ones on a 2-core VM. Calibration reads one sample, so
+    a single slow one (a cold start, a preemption) can shrink a contender's
+    batch to 1-2 operations while the one it is compared with gets 15.
+    """
     target_ns = int(target_ms * 1_000_000)
     series = {}
     for name, op in contenders.items():
         series[name] = Series(name, await calibrate_async(op, target_ns))
+    shared = [series[name] for name in same_batch if name in series]
+    if shared:
+        batch = max(s.batch for s in shared)
+        for s in shared:
+            s.batch = batch
     for name, keep in _interleaved(list(contenders), warmup=warmup, rounds=rounds):
         op, n = contenders[name], series[name].batch
         cpu_start = time.process_time_ns()
