@@ -290,6 +290,19 @@ def test_each_fire_gets_its_own_event_id(registry: HookRegistry, dummy_results: 
     assert all(uuid.UUID(i) for i in ids)
 
 
+async def test_the_entries_of_one_async_fire_share_its_event_id(
+    registry: HookRegistry, dummy_results: list[Any]
+) -> None:
+    with override_settings(
+        REGSTACK_HOOKS={
+            "user_registered": [background(), background("tests.hooks.raises_in_worker")]
+        }
+    ):
+        await registry.fire("user_registered", user=user())
+    ids = {opened(r)[2]["event_id"] for r in dummy_results}
+    assert len(ids) == 1
+
+
 def test_an_async_background_handler_runs_in_the_worker(registry: HookRegistry) -> None:
     with override_settings(
         TASKS=IMMEDIATE,
