@@ -2,7 +2,8 @@
 
 A ``REGSTACK_HOOKS`` entry with ``"background": True`` is connected as the
 async receiver :func:`background_receiver` builds. Each fire encodes the
-kwargs (:mod:`regstack_django.serialize`, with a fresh ``event_id``), signs
+kwargs (:mod:`regstack_django.serialize`, with the fire's ``event_id``: one
+per fire, shared by its entries, :mod:`regstack_django.event_ids`), signs
 them (:mod:`regstack_django.envelope`) and then, depending on where it runs:
 
 * **durable** (``"durable": True``): inserts an outbox row
@@ -38,7 +39,7 @@ from typing import Any, Final
 from asgiref.sync import sync_to_async
 from django.db import close_old_connections, transaction
 
-from regstack_django import outbox
+from regstack_django import event_ids, outbox
 from regstack_django.conf import ENQUEUE_TIMEOUT_SETTING, conf
 from regstack_django.envelope import seal
 from regstack_django.failures import NAME_ATTRIBUTE, logger
@@ -187,8 +188,10 @@ def background_receiver(spec: HandlerSpec) -> Callable[..., Any]:
     hop = sync_to_async(delivery.in_caller_thread, thread_sensitive=True)
 
     async def receiver(signal: object, sender: object, **kwargs: Any) -> None:
-        payload = encode(spec.event, sender, kwargs, include_secrets=spec.include_secrets)
-        event_id: str = payload["event_id"]
+        event_id = event_ids.current()  # one per fire, shared by its background entries
+        payload = encode(
+            spec.event, sender, kwargs, include_secrets=spec.include_secrets, event_id=event_id
+        )
         message = seal(spec.path, spec.durable, payload)
         if caller_thread_context():
             await hop(event_id, message)

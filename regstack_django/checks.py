@@ -33,6 +33,7 @@ regstack_django.E020  ``REGSTACK_HOOKS_WORKERS`` is not a whole number from 1 to
 regstack_django.E021  ``REGSTACK_HOOKS_WORKER_WAIT`` is not a finite number >= 0
 regstack_django.E023  ``REGSTACK_HOOKS_ENQUEUE_TIMEOUT`` is not a bounded positive number
 regstack_django.E024  an outbox setting is not a bounded positive number
+regstack_django.E025  one handler listed twice as a background entry of one event
 regstack_django.W001  an event name regstack does not fire (custom or a typo)
 regstack_django.W002  receivers connected, regstack installed, none configured
 regstack_django.W003  ``regstack_django`` after staticfiles: runserver skips regstack
@@ -64,6 +65,7 @@ E020 = "regstack_django.E020"
 E021 = "regstack_django.E021"
 E023 = "regstack_django.E023"
 E024 = "regstack_django.E024"
+E025 = "regstack_django.E025"
 W001 = "regstack_django.W001"
 E013 = "regstack_django.E013"
 E014 = "regstack_django.E014"
@@ -105,6 +107,10 @@ HINTS: dict[str, str] = {
     ),
     E024: (
         "Set {setting} to a finite number of seconds > 0 and <= {maximum:g} (default {default:g})."
+    ),
+    E025: (
+        "A background delivery is one per event and handler (the worker and the outbox "
+        "know it by its dotted path and the fire's event_id): keep one of the entries."
     ),
     W001: "{suggestion}",
     E013: (

@@ -133,10 +133,23 @@ def parse_hooks_setting() -> ParsedHooks:
                 )
             )
             continue
+        background_paths: set[str] = set()
         for index, entry in enumerate(entries):
             spec = _parse_entry(event, index, entry, parsed.problems)
-            if spec is not None:
-                parsed.specs.append(spec)
+            if spec is None:
+                continue
+            if spec.background and spec.path in background_paths:
+                parsed.problems.append(
+                    problem(
+                        checks.E025,
+                        f"{spec.location} lists {spec.path!r} again as a background handler "
+                        f"of {event!r}.",
+                    )
+                )
+                continue
+            if spec.background:
+                background_paths.add(spec.path)
+            parsed.specs.append(spec)
     return parsed
 
 

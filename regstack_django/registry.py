@@ -21,7 +21,7 @@ from typing import Any
 from asgiref.sync import iscoroutinefunction
 from django.dispatch import Signal
 
-from regstack_django import signals
+from regstack_django import event_ids, signals
 from regstack_django.conf import conf
 from regstack_django.dispatch import dispatch_async, dispatch_sync
 from regstack_django.failures import NAME_ATTRIBUTE, ReceiverFailure, receiver_name
@@ -85,7 +85,12 @@ class HookRegistry:
         if not signal.receivers:
             return
         _check_reserved(event, kwargs)
-        failures = await dispatch_async(signal, self.sender, event, kwargs)
+        token = event_ids.open_fire() if signal in event_ids.SIGNALS else None
+        try:
+            failures = await dispatch_async(signal, self.sender, event, kwargs)
+        finally:
+            if token is not None:
+                event_ids.close_fire(token)
         if failures:
             if signals.receiver_failed.receivers:
                 for failure in failures:
@@ -110,7 +115,12 @@ class HookRegistry:
         if not signal.receivers:
             return
         _check_reserved(event, kwargs)
-        failures = dispatch_sync(signal, self.sender, event, kwargs)
+        token = event_ids.open_fire() if signal in event_ids.SIGNALS else None
+        try:
+            failures = dispatch_sync(signal, self.sender, event, kwargs)
+        finally:
+            if token is not None:
+                event_ids.close_fire(token)
         if failures:
             if signals.receiver_failed.receivers:
                 for failure in failures:

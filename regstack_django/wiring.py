@@ -18,7 +18,7 @@ from typing import Any
 from django.core.checks import CheckMessage
 from django.core.exceptions import ImproperlyConfigured
 
-from regstack_django import timeouts
+from regstack_django import event_ids, timeouts
 from regstack_django.checks import as_text
 from regstack_django.failures import forget_name, give_name
 from regstack_django.handlers import HandlerSpec, parse_hooks_setting
@@ -60,6 +60,10 @@ def connect_settings_handlers() -> None:
             give_name(receiver, spec.path)
             signal_for(spec.event).connect(receiver, weak=False, dispatch_uid=spec.dispatch_uid)
             _connections.append(Connection(spec=spec, receiver=receiver))
+        event_ids.SIGNALS.clear()
+        event_ids.SIGNALS.update(
+            signal_for(c.spec.event) for c in _connections if c.spec.background
+        )
         timeouts.connected_sync_timeouts = sum(
             hasattr(c.receiver, timeouts.TIMEOUT_ATTRIBUTE) for c in _connections
         )

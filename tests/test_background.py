@@ -290,6 +290,40 @@ def test_each_fire_gets_its_own_event_id(registry: HookRegistry, dummy_results: 
     assert all(uuid.UUID(i) for i in ids)
 
 
+def test_the_background_entries_of_one_fire_share_its_event_id(
+    registry: HookRegistry, dummy_results: list[Any]
+) -> None:
+    with override_settings(
+        REGSTACK_HOOKS={
+            "user_registered": [background(), background("tests.hooks.raises_in_worker")]
+        }
+    ):
+        registry.fire_sync("user_registered", user=user())
+        registry.fire_sync("user_registered", user=user())
+    fired = [(opened(r)[0], opened(r)[2]["event_id"]) for r in dummy_results]
+    assert [handler for handler, _ in fired] == [
+        "tests.hooks.record_background",
+        "tests.hooks.raises_in_worker",
+    ] * 2
+    first, second = {i for _, i in fired[:2]}, {i for _, i in fired[2:]}
+    assert len(first) == len(second) == 1
+    assert first != second
+
+
+async def test_the_entries_of_one_async_fire_share_its_event_id(
+    registry: HookRegistry, dummy_results: list[Any]
+) -> None:
+    with override_settings(
+        REGSTACK_HOOKS={
+            "user_registered": [background(), background("tests.hooks.raises_in_worker")]
+        }
+    ):
+        await registry.fire("user_registered", user=user())
+    assert len(dummy_results) == 2
+    ids = {opened(r)[2]["event_id"] for r in dummy_results}
+    assert len(ids) == 1
+
+
 def test_an_async_background_handler_runs_in_the_worker(registry: HookRegistry) -> None:
     with override_settings(
         TASKS=IMMEDIATE,

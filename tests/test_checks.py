@@ -276,6 +276,7 @@ def test_every_id_has_a_case_in_this_module() -> None:
     # The background and outbox checks are covered in tests/test_background_checks.py.
     covered |= {checks.E023, checks.E024, checks.W006, checks.W007}
     covered |= {checks.E020, checks.E021}  # tests/test_pool.py
+    covered |= {checks.E025}  # below
     assert covered == checks.ALL_IDS
 
 
@@ -400,3 +401,15 @@ def test_a_module_given_as_a_handler_is_e005_whatever_the_import_order(
         "REGSTACK_HOOKS['user_registered'][0] 'tests.a_hooks_module' is a module, not a "
         "function: name a function in it, e.g. 'tests.a_hooks_module.on_registered'."
     )
+
+
+def test_one_handler_twice_in_the_background_of_one_event_is_E025() -> None:
+    entry = {"handler": "tests.hooks.record_background", "background": True}
+    found = problems({"user_registered": [entry, "tests.hooks.record_sync", dict(entry)]})
+    assert [(p.id, p.msg) for p in found if p.is_serious()] == [
+        (
+            "regstack_django.E025",
+            "REGSTACK_HOOKS['user_registered'][2] lists 'tests.hooks.record_background' again "
+            "as a background handler of 'user_registered'.",
+        )
+    ]
