@@ -90,8 +90,8 @@ USER = FakeUser(id=str(uuid.uuid4()), email="bench@example.com")
 def _contenders() -> dict[str, AsyncOp]:
     """One custom event per contender, each with its one receiver connected."""
     from regstack_django import HookRegistry, signals
-    from regstack_django.background import background_receiver
-    from regstack_django.handlers import HandlerSpec
+    from regstack_django.background.enqueue import background_receiver
+    from regstack_django.hooks.entries import HandlerSpec
 
     async def async_noop(sender: object, **kwargs: Any) -> None:
         return None

@@ -139,7 +139,7 @@ async def _async_parts(result: ProfileResult, rounds: int, target_ms: float) -> 
     from regstack.hooks.events import HookRegistry as RegstackRegistry
 
     from regstack_django import HookRegistry, signals
-    from regstack_django.dispatch import _close_stale_connections
+    from regstack_django.hooks.dispatch import _close_stale_connections
 
     ours = HookRegistry()
     plain = Signal()
@@ -194,7 +194,7 @@ def _connection_parts(rounds: int, target_ms: float) -> dict[str, Series]:
     """
     from django.db import connections
 
-    from regstack_django.dispatch import _close_stale_connections
+    from regstack_django.hooks.dispatch import _close_stale_connections
 
     def op(n: int) -> None:
         for _ in range(n):
@@ -241,7 +241,7 @@ def _sync_parts(result: ProfileResult, rounds: int, target_ms: float) -> None:
 
         return op
 
-    from regstack_django import dispatch
+    from regstack_django.hooks import dispatch
 
     run_group = dispatch._run_sync_group
     kwargs = {"user": sender}

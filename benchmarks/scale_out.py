@@ -133,7 +133,7 @@ def enqueue_probe(rounds: int) -> dict[str, float]:
     call_command("migrate", verbosity=0)  # the database backend's task table
     from regstack.models.user import BaseUser
 
-    from regstack_django.background import deliver
+    from regstack_django.background.enqueue import deliver
     from regstack_django.envelope import seal
     from regstack_django.serialize import encode
 

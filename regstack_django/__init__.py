@@ -10,9 +10,9 @@ instances the project builds and serves by itself.
 
 from __future__ import annotations
 
-from regstack_django.bridge import attach
 from regstack_django.events import KNOWN_EVENTS
-from regstack_django.instance import get_regstack
+from regstack_django.hooks.bridge import attach
+from regstack_django.hosting.instance import get_regstack
 from regstack_django.registry import HookRegistry
 
 __all__ = ["KNOWN_EVENTS", "HookRegistry", "attach", "get_registry", "get_regstack"]

@@ -22,13 +22,13 @@ class RegstackDjangoConfig(AppConfig):
 
     def ready(self) -> None:
         """Safe to run more than once: nothing is built or connected twice."""
-        from regstack_django import wiring
-        from regstack_django.system_checks import (
+        from regstack_django.checks.registered import (
             check_hooks_setting,
             check_receivers,
             check_regstack_settings,
             check_seconds_settings,
         )
+        from regstack_django.hooks import wiring
 
         if not hasattr(self, "registry"):
             self.registry = HookRegistry()
@@ -57,10 +57,10 @@ def _running_check_command() -> bool:
 
 def _rewire(*, setting: str, **kwargs: Any) -> None:
     if setting in INSTANCE_SETTINGS:
-        from regstack_django import instance
+        from regstack_django.hosting import instance
 
         instance.reset()
     if setting in SETTINGS:
-        from regstack_django import wiring
+        from regstack_django.hooks import wiring
 
         wiring.connect_settings_handlers()

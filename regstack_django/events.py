@@ -1,7 +1,7 @@
 """The names of regstack's events, known without importing regstack.
 
 regstack is an optional dependency, so the 20 names it fires are written down
-here; ``tests/test_events.py`` proves this set equals
+here; ``tests/dispatch/test_events.py`` proves this set equals
 ``regstack.hooks.events.KNOWN_EVENTS`` whenever regstack is installed.
 """
 

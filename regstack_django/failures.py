@@ -25,10 +25,12 @@ logger = logging.getLogger("regstack_django")
 
 __all__ = [
     "REDACTED",
+    "EnqueueTimeout",
     "ReceiverFailure",
     "ReceiverTimeout",
     "RedactedReceiverError",
     "RedactedReceiverErrorGroup",
+    "WorkerUnavailable",
     "loggable",
     "receiver_name",
     "record_failure",
@@ -56,6 +58,14 @@ def forget_name(receiver: object) -> None:
 
 class ReceiverTimeout(TimeoutError):
     """An async receiver ran past the ``timeout`` set for it in settings."""
+
+
+class WorkerUnavailable(ReceiverTimeout):
+    """Every worker stayed busy for ``REGSTACK_HOOKS_WORKER_WAIT``: the work did not run."""
+
+
+class EnqueueTimeout(TimeoutError):
+    """A background enqueue (or outbox write) ran past ``REGSTACK_HOOKS_ENQUEUE_TIMEOUT``."""
 
 
 class RedactedReceiverError(RedactedError):

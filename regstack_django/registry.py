@@ -14,17 +14,18 @@ that :func:`regstack_django.attach` installs.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction
 from django.dispatch import Signal
 
-from regstack_django import event_ids, signals
+from regstack_django import signals
 from regstack_django.conf import conf
-from regstack_django.dispatch import dispatch_async, dispatch_sync
 from regstack_django.failures import NAME_ATTRIBUTE, ReceiverFailure, receiver_name
+from regstack_django.hooks import event_ids
+from regstack_django.hooks.dispatch import dispatch_async, dispatch_sync
+from regstack_django.pool.threads import running_loop
 from regstack_django.secrets import SECRET_EVENTS, guard
 
 Handler = Callable[..., Awaitable[None] | None]
@@ -103,7 +104,7 @@ class HookRegistry:
         Raises ``RuntimeError`` before any receiver runs if this thread has a
         running event loop: there, ``await fire(...)`` is the right call.
         """
-        if asyncio._get_running_loop() is not None:
+        if running_loop() is not None:
             raise RuntimeError(
                 f"HookRegistry.fire_sync({event!r}) was called from a thread with a running "
                 f"event loop; use 'await registry.fire({event!r}, ...)' in async code."

@@ -31,12 +31,12 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from django.core.signals import setting_changed
 
-from regstack_django import outbox
+from regstack_django.background import outbox
+from regstack_django.background.tasks_compat import tasks_module
 from regstack_django.envelope import UntrustedMessage, open_envelope
-from regstack_django.handlers import HandlerSpec, parse_hooks_setting
+from regstack_django.hooks.entries import HandlerSpec, parse_hooks_setting
 from regstack_django.serialize import decode
 from regstack_django.signals import signal_for
-from regstack_django.tasks_compat import tasks_module
 
 
 class UntrustedTask(UntrustedMessage):

@@ -82,7 +82,7 @@ def regstack_database_url(tmp_path: Path) -> str:
 @pytest.fixture
 def regstack_instance(regstack_database_url: str) -> Iterator[Any]:
     """A new attached RegStack, configured as settings say, on this test's database."""
-    from regstack_django.instance import build_on, using
+    from regstack_django.hosting.instance import build_on, using
 
     with using(build_on(regstack_database_url)) as regstack:
         yield regstack

@@ -22,13 +22,13 @@ from asgiref.sync import iscoroutinefunction
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.dispatch import Signal
 
-from regstack_django.checks import as_text
+from regstack_django.checks.messages import as_text
 from regstack_django.events import KNOWN_EVENTS
 from regstack_django.failures import receiver_name
-from regstack_django.handlers import parse_hooks_setting
+from regstack_django.hooks.entries import parse_hooks_setting
+from regstack_django.hooks.wiring import invalid_settings_message, settings_connections
 from regstack_django.registry import SOURCE_ATTRIBUTE
 from regstack_django.signals import custom_events, signal_for
-from regstack_django.wiring import invalid_settings_message, settings_connections
 
 Source = Literal["settings", "receiver", "registry.on"]
 
@@ -62,7 +62,7 @@ def signal_receivers(signal: Signal) -> list[Connected]:
     ``(lookup_key, receiver_or_weakref, is_async)`` on Django 5.2 and
     ``(lookup_key, receiver_or_weakref, sender_ref, is_async)`` on 6.x: only
     elements ``[0]``, ``[1]`` and ``[-1]`` are used, so both shapes work.
-    ``tests/test_regstack_hooks_command.py`` pins the shape on every Django
+    ``tests/commands/test_regstack_hooks_command.py`` pins the shape on every Django
     leg. Weakly connected receivers are dereferenced; dead ones are skipped.
     """
     with signal.lock:
@@ -187,7 +187,7 @@ class Command(BaseCommand):
             self.stdout.write(_as_table(rows))
         # Listed receivers get nothing if regstack is not configured (or cannot be built):
         # say so, in the words of manage.py check, instead of looking wired.
-        from regstack_django import instance
+        from regstack_django.hosting import instance
 
         for found in [*instance.problems(), *instance.wiring_problems()]:
             self.stderr.write(as_text(found))

@@ -19,7 +19,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError, close_old_connections
 
-from regstack_django import relay
+from regstack_django.background import relay
 from regstack_django.conf import OUTBOX_POLL_INTERVAL_SETTING, conf
 
 PRUNE_EVERY = 60.0

@@ -1,0 +1,142 @@
+"""The relay: hand due outbox rows to their Tasks backend, lease them, redeliver.
+
+One pass (:func:`relay_pass`):
+
+1. takes up to ``batch`` rows that are not delivered and due
+   (``available_at <= now``: new rows, rows whose lease ran out, rows whose
+   backoff is over), oldest first;
+2. claims each by moving ``available_at`` to ``now + lease`` and counting the
+   attempt, in one conditional UPDATE (two relays never hand out the same row
+   in one pass); the lease is ``REGSTACK_OUTBOX_LEASE`` for the first hand-out
+   and doubles with each one after it (:func:`lease_for`), and the worker
+   restarts it when it starts the delivery;
+3. checks the row's signature and that it still names a background entry in
+   these settings, and enqueues :data:`~regstack_django.worker.deliver` with
+   the entry's Tasks options. If the broker refuses, the row is due again
+   after a doubling backoff (``REGSTACK_OUTBOX_BACKOFF`` ..
+   ``REGSTACK_OUTBOX_BACKOFF_MAX``), with the error kept in ``last_error``.
+
+The row is marked delivered by the worker when the handler has finished, so a
+worker killed mid-task, a SIGTERM at any moment or a message the broker lost
+all end the same way: the lease runs out and the next pass hands the row out
+again, with the same ``event_id``. Delivered rows older than
+``REGSTACK_OUTBOX_RETENTION`` are pruned (:func:`prune`).
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import F
+from django.utils import timezone
+
+from regstack_django.background import outbox
+from regstack_django.background.enqueue import task_with_options
+from regstack_django.background.tasks_compat import TASK_OPTIONS
+from regstack_django.conf import OUTBOX_LEASE_SETTING, OUTBOX_RETENTION_SETTING, conf
+from regstack_django.envelope import UntrustedMessage, open_envelope
+from regstack_django.failures import logger
+from regstack_django.models import OutboxEvent
+from regstack_django.worker import background_entries
+
+BATCH = 100
+
+
+@dataclass
+class PassResult:
+    """What one pass did."""
+
+    handed_out: int = 0
+    failed: int = 0
+    due: int = 0
+
+    def __iadd__(self, other: PassResult) -> PassResult:
+        self.handed_out += other.handed_out
+        self.failed += other.failed
+        self.due += other.due
+        return self
+
+
+def _task_for(event: str, handler: str) -> Any:
+    spec = background_entries().get((event, handler))
+    if spec is None or not spec.background:
+        raise UntrustedMessage(
+            f"{handler!r} is no longer a background handler of {event!r} in REGSTACK_HOOKS."
+        )
+    return task_with_options({name: getattr(spec, name) for name in TASK_OPTIONS})
+
+
+#: The lease doubles with each hand-out, up to this many times the setting.
+LEASE_GROWTH_CAP = 32
+
+
+def lease_for(lease: float, attempts: int) -> datetime.timedelta:
+    """The lease of hand-out ``attempts + 1``: ``lease``, then doubling, capped.
+
+    A row whose earlier message still waits in a lagging queue (a worker outage
+    longer than the lease) is handed out again log-many times, not once per
+    lease: the queue does not fill with copies while the workers are away.
+    """
+    return datetime.timedelta(seconds=lease * min(2**attempts, LEASE_GROWTH_CAP))
+
+
+def relay_pass(batch: int = BATCH, stop: Any = None) -> PassResult:
+    """Hand out up to ``batch`` due rows (see the module docstring)."""
+    now = timezone.now()
+    lease = conf.seconds(OUTBOX_LEASE_SETTING)
+    rows = list(
+        OutboxEvent.objects.filter(delivered_at__isnull=True, available_at__lte=now)
+        .order_by("available_at", "id")
+        .only("id", "event", "handler", "message", "available_at", "attempts")[:batch]
+    )
+    result = PassResult(due=len(rows))
+    for row in rows:
+        if stop is not None and stop():
+            break
+        claimed = OutboxEvent.objects.filter(
+            pk=row.pk, delivered_at__isnull=True, available_at=row.available_at
+        ).update(available_at=now + lease_for(lease, row.attempts), attempts=F("attempts") + 1)
+        if not claimed:
+            continue  # another relay took it, or a worker just delivered it
+        try:
+            open_envelope(row.message)
+            task = _task_for(row.event, row.handler)
+            task.enqueue(row.message)
+        except Exception as exc:
+            result.failed += 1
+            OutboxEvent.objects.filter(pk=row.pk, delivered_at__isnull=True).update(
+                available_at=timezone.now() + outbox.backoff(row.attempts + 1),
+                last_error=outbox.safe_error(exc),
+            )
+            logger.warning(
+                "regstack relay: handing %s for %r to its Tasks backend failed "
+                "(attempt %d, %s); retrying after a backoff.",
+                row.handler,
+                row.event,
+                row.attempts + 1,
+                type(exc).__name__,
+            )
+        else:
+            result.handed_out += 1
+    return result
+
+
+def prune() -> int:
+    """Delete delivered rows older than ``REGSTACK_OUTBOX_RETENTION``; how many."""
+    cutoff = timezone.now() - datetime.timedelta(seconds=conf.seconds(OUTBOX_RETENTION_SETTING))
+    deleted, _ = OutboxEvent.objects.filter(delivered_at__lt=cutoff).delete()
+    return deleted
+
+
+def drain(max_passes: int = 1000) -> PassResult:
+    """Hand out everything due now (``--once``), pass after pass, then prune."""
+    total = PassResult()
+    for _ in range(max_passes):
+        result = relay_pass()
+        total += result
+        if result.due < BATCH:
+            break
+    prune()
+    return total

@@ -1,0 +1,1 @@
+"""From one fire to every receiver: bridge, dispatch, timeouts and settings wiring."""

@@ -1,0 +1,1 @@
+"""The one RegStack built from settings."""

@@ -1,0 +1,292 @@
+"""``manage.py regstack_hooks``: what a developer sees when asking "what runs on this event?"."""
+
+from __future__ import annotations
+
+import io
+import json
+import weakref
+from collections.abc import Iterator
+from typing import Any
+
+import django
+import pytest
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management import CommandError, call_command
+from django.dispatch import Signal
+from django.test import override_settings
+
+from regstack_django import KNOWN_EVENTS, HookRegistry, signals
+from regstack_django.checks.messages import E004, as_text
+from regstack_django.checks.registered import check_hooks_setting
+from regstack_django.hooks import wiring
+from regstack_django.management.commands.regstack_hooks import signal_receivers
+
+BACKGROUND = {"handler": "tests.hooks.record_async", "background": True}
+
+
+def on_logout(sender: object, **kwargs: Any) -> None: ...
+
+
+async def on_logout_async(sender: object, **kwargs: Any) -> None: ...
+
+
+class Listener:
+    def on_event(self, sender: object, **kwargs: Any) -> None: ...
+
+
+def listing(*args: str) -> list[dict[str, Any]]:
+    out = io.StringIO()
+    call_command("regstack_hooks", "--json", *args, stdout=out)
+    rows: list[dict[str, Any]] = json.loads(out.getvalue())
+    return rows
+
+
+def receivers_of(event: str) -> list[dict[str, str]]:
+    (row,) = listing(event)
+    assert row["event"] == event
+    return list(row["receivers"])
+
+
+@pytest.fixture
+def weakly_connected() -> Iterator[None]:
+    """Connect as ``@receiver`` does (weakly), and always disconnect."""
+    signals.user_logged_out.connect(on_logout)
+    signals.user_logged_out.connect(on_logout_async)
+    yield
+    signals.user_logged_out.disconnect(on_logout)
+    signals.user_logged_out.disconnect(on_logout_async)
+
+
+def test_json_lists_every_known_event_sorted_with_its_receivers() -> None:
+    rows = listing()
+    events = [row["event"] for row in rows]
+    assert events[: len(KNOWN_EVENTS)] == sorted(KNOWN_EVENTS)
+    custom = events[len(KNOWN_EVENTS) :]
+    assert custom == sorted(custom), "custom events (with receivers) follow, sorted"
+    assert all(set(row) == {"event", "receivers"} for row in rows)
+
+
+def test_settings_handlers_are_listed_as_settings_with_kind_and_delivery() -> None:
+    setting = {
+        "user_registered": ["tests.hooks.record_sync"],
+        "user_logged_in": [BACKGROUND, {"handler": "tests.hooks.slow_async", "timeout": 1}],
+    }
+    with override_settings(REGSTACK_HOOKS=setting):
+        registered = receivers_of("user_registered")
+        logged_in = receivers_of("user_logged_in")
+
+    assert registered == [
+        {
+            "name": "tests.hooks.record_sync",
+            "kind": "sync",
+            "delivery": "inline",
+            "source": "settings",
+        }
+    ]
+    assert logged_in == [
+        {
+            "name": "tests.hooks.record_async",
+            "kind": "async",
+            "delivery": "background",
+            "source": "settings",
+        },
+        {
+            "name": "tests.hooks.slow_async",
+            "kind": "async",
+            "delivery": "inline",
+            "source": "settings",
+        },
+    ]
+    assert receivers_of("user_registered") == [], "the listing outlived override_settings"
+
+
+@pytest.mark.usefixtures("weakly_connected")
+def test_receiver_functions_are_listed_as_receiver_sync_or_async() -> None:
+    assert receivers_of("user_logged_out") == [
+        {
+            "name": f"{__name__}.on_logout",
+            "kind": "sync",
+            "delivery": "inline",
+            "source": "receiver",
+        },
+        {
+            "name": f"{__name__}.on_logout_async",
+            "kind": "async",
+            "delivery": "inline",
+            "source": "receiver",
+        },
+    ]
+
+
+def test_a_settings_handler_also_connected_by_receiver_is_listed_once_for_each() -> None:
+    from tests.hooks import record_sync
+
+    setting = {
+        "user_deleted": ["tests.hooks.record_sync"],
+        "user_verified": ["tests.hooks.record_sync"],
+    }
+    with override_settings(REGSTACK_HOOKS=setting):
+        signals.user_deleted.connect(record_sync)
+        try:
+            sources = [r["source"] for r in receivers_of("user_deleted")]
+            other_event = [r["source"] for r in receivers_of("user_verified")]
+        finally:
+            signals.user_deleted.disconnect(record_sync)
+    assert sources == ["settings", "receiver"]
+    assert other_event == ["settings"]
+
+
+def test_registry_on_handlers_are_listed_as_registry_on() -> None:
+    registry = HookRegistry()
+
+    def welcome(**kwargs: Any) -> None: ...
+
+    async def audit(**kwargs: Any) -> None: ...
+
+    registry.on("mfa_enabled", welcome)
+    registry.on("mfa_enabled", audit)
+    try:
+        listed = receivers_of("mfa_enabled")
+    finally:
+        for connection in signal_receivers(signals.mfa_enabled):
+            signals.mfa_enabled.disconnect(connection.receiver, sender=registry)
+    prefix = f"{__name__}.test_registry_on_handlers_are_listed_as_registry_on.<locals>"
+    assert listed == [
+        {
+            "name": f"{prefix}.welcome",
+            "kind": "sync",
+            "delivery": "inline",
+            "source": "registry.on",
+        },
+        {"name": f"{prefix}.audit", "kind": "async", "delivery": "inline", "source": "registry.on"},
+    ]
+
+
+def test_custom_events_are_listed_after_known_ones_only_with_receivers() -> None:
+    signals.signal_for("zz_custom_without_receivers")
+    custom = signals.signal_for("aa_custom_with_a_receiver")
+    custom.connect(on_logout)
+    try:
+        events = [row["event"] for row in listing()]
+        filtered = listing("zz_custom_without_receivers")
+    finally:
+        custom.disconnect(on_logout)
+    assert events[len(KNOWN_EVENTS)] == "aa_custom_with_a_receiver"
+    assert "zz_custom_without_receivers" not in events
+    assert filtered == [{"event": "zz_custom_without_receivers", "receivers": []}]
+
+
+def test_event_names_filter_the_listing_in_the_order_given() -> None:
+    assert [row["event"] for row in listing("user_logged_in", "mfa_enabled")] == [
+        "user_logged_in",
+        "mfa_enabled",
+    ]
+
+
+def test_an_unknown_event_is_an_error_with_a_suggestion() -> None:
+    with pytest.raises(CommandError, match=r"'user_loged_in'.*Did you mean 'user_logged_in'\?"):
+        call_command("regstack_hooks", "user_loged_in", stdout=io.StringIO())
+
+
+@pytest.mark.usefixtures("weakly_connected")
+def test_the_default_output_is_a_readable_table() -> None:
+    out = io.StringIO()
+    with override_settings(REGSTACK_HOOKS={"user_logged_out": [BACKGROUND]}):
+        call_command("regstack_hooks", "user_logged_out", "user_registered", stdout=out)
+    lines = out.getvalue().splitlines()
+    assert lines[0].split() == ["EVENT", "RECEIVER", "KIND", "DELIVERY", "SOURCE"]
+    start = next(i for i, line in enumerate(lines) if line.startswith("user_logged_out "))
+    assert [line.split() for line in lines[start : start + 3]] == [
+        ["user_logged_out", f"{__name__}.on_logout", "sync", "inline", "receiver"],
+        [f"{__name__}.on_logout_async", "async", "inline", "receiver"],
+        ["tests.hooks.record_async", "async", "background", "settings"],
+    ]
+    assert any(line.split() == ["user_registered", "-"] for line in lines)
+    assert lines[-1] == "3 receiver(s) on 1 of 2 event(s)."
+
+
+def test_a_broken_setting_is_a_command_error_worded_like_start_up_and_the_check(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Set it without override_settings: the app would re-wire and refuse it on
+    # entry, as start-up does; the command must report it by itself.
+    monkeypatch.setattr(
+        settings, "REGSTACK_HOOKS", {"user_registered": ["tests.hooks.missing"]}, raising=False
+    )
+    (problem,) = check_hooks_setting()
+    assert problem.id == E004
+    try:
+        with pytest.raises(ImproperlyConfigured) as start_up:
+            wiring.connect_settings_handlers()
+        with pytest.raises(CommandError) as raised:
+            call_command("regstack_hooks", stdout=io.StringIO())
+    finally:
+        monkeypatch.undo()
+        wiring.connect_settings_handlers()
+
+    message = str(raised.value)
+    assert message == str(start_up.value)
+    assert as_text(problem) in message
+    assert "regstack_django.E004" in message
+    assert "tests.hooks.missing" in message
+
+
+def test_the_command_skips_system_checks_so_it_can_report_them() -> None:
+    from regstack_django.management.commands.regstack_hooks import Command
+
+    assert Command.requires_system_checks == []
+
+
+# --- the private Django API the command reads -------------------------------------
+
+
+def _receiver(sender: object, **kwargs: Any) -> None: ...
+
+
+async def _async_receiver(sender: object, **kwargs: Any) -> None: ...
+
+
+def test_signal_receivers_tuple_shape_on_this_django() -> None:
+    """Pins ``Signal.receivers`` entries; signal_receivers reads [0], [1] and [-1]."""
+    signal = Signal()
+    signal.connect(_receiver)
+    signal.connect(_async_receiver, weak=False, dispatch_uid="uid")
+    weak_entry, strong_entry = signal.receivers
+    expected_length = 3 if django.VERSION < (6, 0) else 4
+    assert len(weak_entry) == len(strong_entry) == expected_length, django.VERSION
+    assert isinstance(weak_entry[1], weakref.ReferenceType)
+    assert weak_entry[1]() is _receiver
+    assert strong_entry[1] is _async_receiver
+    assert weak_entry[-1] is False
+    assert strong_entry[-1] is True
+    assert strong_entry[0][0] == "uid"
+    assert [(c.receiver, c.is_async) for c in signal_receivers(signal)] == [
+        (_receiver, False),
+        (_async_receiver, True),
+    ]
+
+
+def test_signal_receivers_reads_the_django_6_shape_too() -> None:
+    signal = Signal()
+    signal.receivers = [
+        (("uid", 0), weakref.ref(_receiver), None, False),
+        ((1, 0), _async_receiver, None, True),
+    ]
+    assert [(c.receiver, c.is_async) for c in signal_receivers(signal)] == [
+        (_receiver, False),
+        (_async_receiver, True),
+    ]
+
+
+def test_signal_receivers_dereferences_methods_and_skips_dead_receivers() -> None:
+    signal = Signal()
+    listener = Listener()
+    signal.connect(listener.on_event)
+
+    def short_lived(sender: object, **kwargs: Any) -> None: ...
+
+    signal.connect(short_lived)
+    del short_lived
+    listed = signal_receivers(signal)
+    assert [c.receiver for c in listed] == [listener.on_event]
