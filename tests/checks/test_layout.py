@@ -1,15 +1,9 @@
-"""The package's import graph has no cycle, and the leaf modules import on their own.
-
-The words of the checks (:mod:`regstack_django.checks`), the settings parser
-(:mod:`regstack_django.handlers`) and the Tasks adapter
-(:mod:`regstack_django.tasks_compat`) each stand on their own: no module
-imports, at module level or inside a function, a module that leads back to
-it.
-"""
+"""The package's layout: public paths, one folder per job, and an import graph with no cycle."""
 
 from __future__ import annotations
 
 import ast
+import importlib
 import subprocess
 import sys
 from pathlib import Path
@@ -38,7 +32,15 @@ def import_graph() -> dict[str, set[str]]:
             for target in targets:
                 if target in modules and target != name:
                     graph[name].add(target)
+                    graph[name].update(_parents(target, name))
     return graph
+
+
+def _parents(target: str, importer: str) -> set[str]:
+    """Importing ``a.b.c`` runs ``a.b``'s ``__init__`` first: an edge the statement hides."""
+    parts = target.split(".")
+    found = {".".join(parts[:i]) for i in range(2, len(parts))}
+    return found - {importer, "regstack_django"}
 
 
 def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
@@ -96,3 +98,96 @@ def test_each_module_imports_first_in_a_fresh_interpreter(module: str) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
     )
     assert done.returncode == 0, done.stderr
+
+
+#: Every path README.md and docs/ give users (LAYOUT.md, "What must not move").
+PUBLIC = {
+    "regstack_django": ["attach", "get_regstack", "get_registry", "HookRegistry", "KNOWN_EVENTS"],
+    "regstack_django.signals": ["signal_for", "event_name", "receiver_failed", "user_registered"],
+    "regstack_django.asgi": ["get_asgi_application", "build_site"],
+    "regstack_django.testing": ["capture_events", "muted"],
+    "regstack_django.testing.plugin": [],
+    "regstack_django.logging": ["SecretsFilter"],
+    "regstack_django.payloads": ["UserRegisteredKwargs", "VerificationRequestedKwargs"],
+    "regstack_django.secrets": ["SecretURL", "SECRET_QUERY_KEYS", "MIN_SECRET_LENGTH"],
+    "regstack_django.redaction": ["RedactedError"],
+    "regstack_django.failures": ["RedactedReceiverError", "ReceiverTimeout"],
+    "regstack_django.pool": ["WorkerUnavailable"],
+    "regstack_django.background": ["EnqueueTimeout"],
+    "regstack_django.serialize": ["PayloadError", "PublicUser"],
+    "regstack_django.worker": ["deliver", "UntrustedTask"],
+    "regstack_django.envelope": ["open_envelope", "UntrustedMessage"],
+    "regstack_django.registry": ["HookRegistry"],
+    "regstack_django.models": ["OutboxEvent"],
+    "regstack_django.apps": [],
+    "regstack_django.management.commands.regstack_hooks": ["Command"],
+    "regstack_django.management.commands.regstack_relay": ["Command"],
+    "regstack_django.management.commands.runserver": ["Command"],
+}
+
+#: Paths stored or compared as strings: the name must be defined where it is found.
+DEFINED_IN = {
+    ("regstack_django.registry", "HookRegistry"),
+    ("regstack_django.logging", "SecretsFilter"),
+    ("regstack_django.secrets", "SecretURL"),
+    ("regstack_django.worker", "deliver"),
+    ("regstack_django.worker", "UntrustedTask"),
+    ("regstack_django.envelope", "UntrustedMessage"),
+    ("regstack_django.serialize", "PayloadError"),
+    ("regstack_django.serialize", "PublicUser"),
+}
+
+
+@pytest.mark.parametrize("module", sorted(PUBLIC))
+def test_every_public_path_imports(module: str) -> None:
+    imported = importlib.import_module(module)
+    missing = [name for name in PUBLIC[module] if not hasattr(imported, name)]
+    assert not missing, f"{module} lost {missing}"
+
+
+@pytest.mark.parametrize(("module", "name"), sorted(DEFINED_IN))
+def test_stored_paths_keep_their_defining_module(module: str, name: str) -> None:
+    assert getattr(importlib.import_module(module), name).__module__ == module
+
+
+def test_the_signing_salt_is_not_a_module_path_to_rewrite() -> None:
+    from regstack_django import envelope
+
+    # Changing it invalidates every queued message and every outbox row.
+    assert envelope.SALT == "regstack_django.background.v2"
+
+
+def _subpackage_inits() -> list[Path]:
+    """The machinery's folders (``testing`` is a public module that happens to be a package)."""
+    return sorted(
+        p
+        for p in PACKAGE.rglob("__init__.py")
+        if p.parent != PACKAGE and not {"management", "migrations", "testing"} & set(p.parts)
+    )
+
+
+@pytest.mark.parametrize("init", _subpackage_inits(), ids=lambda p: p.parent.name)
+def test_subpackage_inits_import_nothing_but_failures(init: Path) -> None:
+    imported = import_graph()[_module_name(init)]
+    assert imported <= {"regstack_django.failures"}, imported
+
+
+def test_no_library_module_imports_a_management_command() -> None:
+    offenders = {
+        name: sorted(t for t in targets if ".management" in t)
+        for name, targets in import_graph().items()
+        if ".management." not in name
+    }
+    assert not {name: t for name, t in offenders.items() if t}
+
+
+def test_the_top_level_stays_small_and_every_module_short() -> None:
+    top = [p for p in PACKAGE.glob("*.py") if p.name != "__init__.py"]
+    assert len(top) <= 20, sorted(p.name for p in top)
+    long = {
+        str(p.relative_to(PACKAGE)): n
+        for p in PACKAGE.rglob("*.py")
+        if "migrations" not in p.parts
+        and (n := len(p.read_text(encoding="utf-8").splitlines())) > 300
+    }
+    assert not long, long
