@@ -1,39 +1,6 @@
-"""The whole site as one ASGI application: regstack's routes and Django, in one call.
+"""The whole site as one ASGI application: regstack's routes and Django, with the lifespan.
 
-In the project's ``asgi.py``::
-
-    import os
-
-    from regstack_django.asgi import get_asgi_application
-
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mysite.settings")
-    application = get_asgi_application()
-
-and serve it with any ASGI server (``uvicorn mysite.asgi:application``), or
-with ``manage.py runserver``, which serves this same application.
-
-The routing is Starlette's (regstack is a FastAPI library, so it is
-installed): one ``Mount`` per regstack part, in front of Django mounted at the
-root as the fallback.
-
-- ``api_prefix`` (``/api/auth``): regstack's JSON routes, with FastAPI's docs
-  at ``{api_prefix}/docs`` and its schema at ``{api_prefix}/openapi.json``.
-- With regstack's ``enable_ui_router``: its HTML pages at ``ui_prefix`` and
-  their assets at ``static_prefix``.
-- Everything else: Django (``/api/authx`` included), wrapped in Django's
-  ``ASGIStaticFilesHandler`` when static files are served (``DEBUG``, as
-  ``runserver`` does).
-
-A ``Mount`` adds its prefix to ``root_path`` for the app below it, and Django
-(mounted at ``""``) gets the server's ``root_path`` unchanged, so both sides
-generate correct URLs behind a proxy (``uvicorn --root-path /app``).
-
-The ASGI **lifespan** is answered by the outer app itself: it installs
-regstack's schema at start-up and closes regstack's database pool at
-shutdown. Django never receives the lifespan scope (its handler refuses it).
-Run servers with lifespan on (uvicorn's default ``auto`` does); httpx's
-``ASGITransport`` sends no lifespan, so tests use the ``regstack_client``
-fixture, which runs it.
+README "Hosting regstack in Django" and docs/hosting.md are the guide.
 """
 
 from __future__ import annotations
@@ -51,10 +18,9 @@ __all__ = ["build_site", "get_asgi_application"]
 def get_asgi_application(*, static: bool | None = None) -> Starlette:
     """Set Django up and return the site serving :func:`regstack_django.get_regstack`.
 
-    ``static``: serve Django's static files (``STATIC_URL``) as ``runserver``
-    does; default: when ``DEBUG`` is on and ``django.contrib.staticfiles`` is
-    installed. Raises ``ImproperlyConfigured`` (the words of
-    ``manage.py check``) when regstack's settings are wrong or missing.
+    ``static``: serve Django's static files as ``runserver`` does; default: when
+    ``DEBUG`` is on and staticfiles is installed. Raise ``ImproperlyConfigured``
+    (the words of ``manage.py check``) when regstack's settings are wrong or missing.
     """
     import django
     from django.core.handlers.asgi import ASGIHandler
@@ -67,9 +33,11 @@ def get_asgi_application(*, static: bool | None = None) -> Starlette:
 
 
 def build_site(regstack: Any, django_app: Any, *, static: bool | None = None) -> Starlette:
-    """The routing of :func:`get_asgi_application`, for an explicit ``regstack`` and Django app.
+    """Return the site of :func:`get_asgi_application` for an explicit ``regstack`` and Django app.
 
     ``django_app`` is Django's ``ASGIHandler`` (or a Channels router, any ASGI app).
+    Each regstack part is a ``Mount`` in front of Django at the root, so ``root_path``
+    reaches both sides; the lifespan installs regstack's schema and closes its pool.
     """
     from django.apps import apps
     from django.conf import settings

@@ -1,9 +1,6 @@
-"""The one error every entry point gives when the app is not in ``INSTALLED_APPS``.
+"""The one error every entry point gives when ``regstack_django`` is not in ``INSTALLED_APPS``.
 
-``get_registry()``, ``get_regstack()`` and ``attach()`` all depend on what the
-app does at start-up (``REGSTACK_HOOKS``, the checks), so each says the same
-thing when it is missing. This lives apart from :mod:`regstack_django.apps` so
-that the modules the AppConfig itself imports can use it without a cycle.
+Kept out of :mod:`regstack_django.apps` so the modules the AppConfig imports can use it.
 """
 
 from __future__ import annotations
@@ -15,7 +12,7 @@ APP_LABEL = "regstack_django"
 
 
 def app_config(caller: str) -> AppConfig:
-    """This app's config; a clear error naming ``caller`` when the app is not installed."""
+    """Return this app's config; raise an error naming ``caller`` when it is not installed."""
     from django.apps import apps
 
     try:

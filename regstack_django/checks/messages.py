@@ -1,46 +1,6 @@
-"""The words of the system checks: every id, and the hint that goes with it.
+"""Every check id and hint, and :func:`problem`: the words ``manage.py check`` and start-up share.
 
-Only words live here (no parsing, no imports of this package), so every
-module can use them without an import cycle: :mod:`regstack_django.handlers`
-builds its problems with :func:`problem`, so the ``ImproperlyConfigured`` that
-stops start-up and the ``manage.py check`` line for the same mistake say the
-same thing. The check functions themselves are in
-:mod:`regstack_django.system_checks`.
-
-====================  =========================================================
-id                    problem
-====================  =========================================================
-regstack_django.E001  ``REGSTACK_HOOKS`` is not a dict of event name -> list
-regstack_django.E002  an event's value is not a list or tuple of handlers
-regstack_django.E003  an entry is neither a dotted path nor a dict with "handler"
-regstack_django.E004  a handler's dotted path cannot be imported
-regstack_django.E005  a handler is not callable
-regstack_django.E006  a handler cannot accept ``sender`` and ``**kwargs``
-regstack_django.E007  an entry has an unknown option
-regstack_django.E008  an option has a value of the wrong type
-regstack_django.E009  an option does not apply to this handler
-regstack_django.E010  ``background`` without Django's Tasks framework installed
-regstack_django.E011  ``backend`` names a Tasks backend that is not configured
-regstack_django.E012  ``REGSTACK_HOOKS_RAISE_ERRORS`` is not a bool
-regstack_django.E013  ``REGSTACK_INSTANCE`` cannot be imported
-regstack_django.E014  ``REGSTACK_INSTANCE`` is not a RegStack (nor returns one)
-regstack_django.E015  ``REGSTACK`` is invalid (regstack's config refuses it)
-regstack_django.E016  both ``REGSTACK`` and ``REGSTACK_INSTANCE`` are set
-regstack_django.E017  regstack's SQLite database folder does not exist
-regstack_django.E018  an ``@receiver`` cannot accept its regstack event's arguments
-regstack_django.E019  regstack is configured but not installed
-regstack_django.E020  ``REGSTACK_HOOKS_WORKERS`` is not a whole number from 1 to 1024
-regstack_django.E021  ``REGSTACK_HOOKS_WORKER_WAIT`` is not a finite number >= 0
-regstack_django.E023  ``REGSTACK_HOOKS_ENQUEUE_TIMEOUT`` is not a bounded positive number
-regstack_django.E024  an outbox setting is not a bounded positive number
-regstack_django.E025  one handler listed twice as a background entry of one event
-regstack_django.W001  an event name regstack does not fire (custom or a typo)
-regstack_django.W002  receivers connected, regstack installed, none configured
-regstack_django.W003  ``regstack_django`` after staticfiles: runserver skips regstack
-regstack_django.W004  regstack's SQLite path is relative to the working directory
-regstack_django.W006  a background entry's Tasks backend runs tasks in the request
-regstack_django.W007  a background entry's Tasks backend never runs tasks
-====================  =========================================================
+It imports nothing of the package, so any module can use it. README "System checks" lists the ids.
 """
 
 from __future__ import annotations
@@ -171,11 +131,11 @@ ALL_IDS = frozenset(HINTS)
 
 
 def problem(code: str, msg: str, **hint_args: Any) -> CheckMessage:
-    """The check message for ``code``; the hint is filled from ``hint_args``."""
+    """Return the check message for ``code``, its hint filled from ``hint_args``."""
     cls = Warning if code in WARNINGS else Error
     return cls(msg, hint=HINTS[code].format(**hint_args), id=code)
 
 
 def as_text(message: CheckMessage) -> str:
-    """One problem as the line ``ImproperlyConfigured`` shows."""
+    """Return one problem as the line ``ImproperlyConfigured`` shows."""
     return f"{message.id}: {message.msg} HINT: {message.hint}"

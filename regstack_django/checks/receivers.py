@@ -1,11 +1,7 @@
-"""Check ``@receiver`` functions on regstack's signals the way settings handlers are checked.
+"""E018: ``@receiver`` functions on regstack's signals that their event cannot call.
 
-A settings entry that cannot take its event's arguments stops start-up
-(E006); the same function connected with ``@receiver`` would only fail when
-the event fires, inside a request that regstack answers with a 200 anyway.
-This applies :func:`regstack_django.handlers.signature_problem` to every
-receiver connected to the 20 signals (E018), except those the app connected
-itself: settings entries (already E006) and ``HookRegistry.on`` adapters.
+A settings entry with the same mistake stops start-up (E006); a receiver would
+only fail when the event fires, inside a request regstack still answers with a 200.
 """
 
 from __future__ import annotations
@@ -16,24 +12,25 @@ from regstack_django.checks import messages
 from regstack_django.checks.messages import problem
 from regstack_django.events import KNOWN_EVENTS
 from regstack_django.failures import receiver_name
-from regstack_django.hooks.entries import signature_problem
-from regstack_django.registry import SOURCE_ATTRIBUTE
+from regstack_django.hooks.introspect import from_registry_on, signal_receivers
+from regstack_django.hooks.signatures import signature_problem
 from regstack_django.signals import signal_for
 
 _SETTINGS_UID = "regstack_django.settings:"
 
 
 def receiver_problems() -> list[CheckMessage]:
-    """E018 for every connected receiver its event cannot call, in event order."""
-    from regstack_django.management.commands.regstack_hooks import signal_receivers
+    """Return E018 for every connected receiver its event cannot call, in event order.
 
+    Settings entries (already E006) and ``HookRegistry.on`` adapters are skipped.
+    """
     found = []
     for event in sorted(KNOWN_EVENTS):
         for connected in signal_receivers(signal_for(event)):
             uid = connected.lookup_key[0]
             if isinstance(uid, str) and uid.startswith(_SETTINGS_UID):
                 continue
-            if getattr(connected.receiver, SOURCE_ATTRIBUTE, None) == "registry.on":
+            if from_registry_on(connected.receiver):
                 continue
             why = signature_problem(connected.receiver, event)
             if why is not None:

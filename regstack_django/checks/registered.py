@@ -1,11 +1,4 @@
-"""The system checks this app registers (``manage.py check``).
-
-Each function reads the settings now and returns check messages worded by
-:mod:`regstack_django.checks`; :class:`~regstack_django.apps.RegstackDjangoConfig`
-registers them in ``ready()``. They live apart from the words so that the
-words import nothing and the parser (:mod:`regstack_django.handlers`) is
-imported here at module level, with no cycle.
-"""
+"""The check functions ``ready()`` registers; their ids and words are in :mod:`.messages`."""
 
 from __future__ import annotations
 
@@ -22,7 +15,7 @@ from regstack_django.conf import ENQUEUE_TIMEOUT_SETTING, SECONDS_SETTINGS, vali
 from regstack_django.hooks.entries import parse_hooks_setting
 
 
-def _ours(app_configs: Sequence[AppConfig] | None) -> bool:
+def _includes_this_app(app_configs: Sequence[AppConfig] | None) -> bool:
     return app_configs is None or any(c.name == "regstack_django" for c in app_configs)
 
 
@@ -30,14 +23,14 @@ def check_hooks_setting(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> Iterable[CheckMessage]:
     """Report every problem in ``REGSTACK_HOOKS`` (and its companion setting)."""
-    return parse_hooks_setting().problems if _ours(app_configs) else []
+    return parse_hooks_setting().problems if _includes_this_app(app_configs) else []
 
 
 def check_seconds_settings(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> Iterable[CheckMessage]:
     """``REGSTACK_HOOKS_ENQUEUE_TIMEOUT`` (E023) and the outbox settings (E024)."""
-    if not _ours(app_configs):
+    if not _includes_this_app(app_configs):
         return []
     found = []
     for name, (default, maximum) in SECONDS_SETTINGS.items():
@@ -64,22 +57,64 @@ def check_regstack_settings(
 ) -> Iterable[CheckMessage]:
     """Report what stops ``REGSTACK`` / ``REGSTACK_INSTANCE`` from giving one RegStack.
 
-    Builds the instance the way :func:`regstack_django.get_regstack` does (and
-    keeps it, so the site later uses the same one), and warns when regstack
-    is left unconfigured while receivers wait for its events.
+    Builds the instance as ``get_regstack()`` does, and keeps it for the site.
     """
-    if not _ours(app_configs):
-        return []
+    return regstack_problems() if _includes_this_app(app_configs) else []
+
+
+def regstack_problems() -> list[CheckMessage]:
+    """Return the problems of the instance settings, then :func:`wiring_problems`."""
     from regstack_django.hosting import instance
 
-    return [*instance.problems(), *instance.wiring_problems()]
+    return [*instance.problems(), *wiring_problems()]
+
+
+def wiring_problems() -> list[CheckMessage]:
+    """Return W002 (receivers wait, regstack unconfigured) and W003 (staticfiles first)."""
+    import importlib.util
+
+    from django.apps import apps
+
+    from regstack_django.conf import CONFIG_SETTING, INSTANCE_SETTING, conf
+
+    if not conf.regstack_configured:
+        if importlib.util.find_spec("regstack") is None or not _receivers_connected():
+            return []
+        return [
+            problem(
+                messages.W002,
+                "Receivers are connected to regstack's signals, but regstack is not "
+                f"configured ({CONFIG_SETTING} / {INSTANCE_SETTING}): nothing fires unless "
+                "the project calls regstack_django.attach() on its RegStack.",
+            )
+        ]
+    names = [config.name for config in apps.get_app_configs()]
+    staticfiles = "django.contrib.staticfiles"
+    if staticfiles in names and names.index(staticfiles) < names.index("regstack_django"):
+        return [
+            problem(
+                messages.W003,
+                f"'regstack_django' comes after {staticfiles!r} in INSTALLED_APPS: "
+                "'manage.py runserver' is then staticfiles' and answers 404 on every "
+                "regstack route.",
+            )
+        ]
+    return []
+
+
+def _receivers_connected() -> bool:
+    from regstack_django.events import KNOWN_EVENTS
+    from regstack_django.hooks.introspect import has_receivers
+    from regstack_django.signals import signal_for
+
+    return any(has_receivers(signal_for(event)) for event in KNOWN_EVENTS)
 
 
 def check_receivers(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> Iterable[CheckMessage]:
     """Report ``@receiver`` functions on regstack's signals that the event cannot call."""
-    if not _ours(app_configs):
+    if not _includes_this_app(app_configs):
         return []
     from regstack_django.checks.receivers import receiver_problems
 

@@ -1,17 +1,12 @@
-"""Parse and validate ``REGSTACK_HOOKS`` into :class:`HandlerSpec` objects.
+"""Parse ``REGSTACK_HOOKS`` into :class:`HandlerSpec` objects and every problem found.
 
-One pass over the setting yields both the handlers to connect and every
-problem found (as system-check messages from :mod:`regstack_django.checks`),
-so start-up (``ImproperlyConfigured``) and ``manage.py check`` agree word for
-word. Nothing here connects anything: :mod:`regstack_django.wiring` does.
+One pass gives both, so start-up (``ImproperlyConfigured``) and ``manage.py check``
+say the same words. Nothing here connects anything: :mod:`regstack_django.hooks.wiring` does.
 """
 
 from __future__ import annotations
 
 import difflib
-import importlib.util
-import inspect
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -19,39 +14,15 @@ from typing import Any
 
 from asgiref.sync import iscoroutinefunction
 from django.core.checks import CheckMessage
-from django.utils.module_loading import import_string
 
-from regstack_django.background import tasks_compat
 from regstack_django.checks import messages
-from regstack_django.checks.messages import E011_REFUSED_OPTION, E011_UNKNOWN_ALIAS, problem
+from regstack_django.checks.messages import problem
 from regstack_django.conf import HOOKS_SETTING, RAISE_ERRORS_SETTING, conf
-from regstack_django.events import EVENT_ARGUMENTS, KNOWN_EVENTS
+from regstack_django.events import KNOWN_EVENTS
+from regstack_django.hooks.dotted_paths import import_target
+from regstack_django.hooks.options import applicability_problems, type_problems
+from regstack_django.hooks.signatures import signature_problem
 from regstack_django.pool import workers
-
-#: The largest ``timeout`` accepted: a day. Beyond it a timeout means nothing,
-#: and a huge value (``10**400``) would fail every fire with ``OverflowError``.
-MAX_TIMEOUT = 86400.0
-
-#: option -> (accepted types, description for the hint)
-OPTION_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
-    "handler": ((str,), "a dotted path string"),
-    "background": ((bool,), "True or False"),
-    "on_commit": ((bool,), "True or False"),
-    "include_secrets": ((bool,), "True or False"),
-    "timeout": ((int, float), f"a finite number of seconds > 0 and <= {MAX_TIMEOUT:g}"),
-    "durable": ((bool,), "True or False"),
-    "queue_name": ((str,), "a queue name string"),
-    "priority": ((int,), "an integer"),
-    "backend": ((str,), "a Tasks backend alias string"),
-}
-BACKGROUND_ONLY = (
-    "on_commit",
-    "include_secrets",
-    "queue_name",
-    "priority",
-    "backend",
-    "durable",
-)
 
 
 @dataclass(frozen=True)
@@ -189,10 +160,15 @@ def _parse_entry(
         return None
     path: str = options["handler"]
     count = len(problems)
-    _check_options(where, path, options, problems)
+    problems += type_problems(where, path, options)
     handler = _import_handler(where, path, problems)
     if handler is not None:
-        _check_applicability(event, where, path, handler, options, problems)
+        why = signature_problem(handler, event)
+        if why is not None:
+            problems.append(
+                problem(messages.E006, f"{where} {path!r} cannot be a receiver: {why}.")
+            )
+        problems += applicability_problems(where, path, options)
     if handler is None or any(p.is_serious() for p in problems[count:]):
         return None
     return HandlerSpec(
@@ -212,76 +188,15 @@ def _parse_entry(
     )
 
 
-def _check_options(
-    where: str, path: str, options: dict[str, Any], problems: list[CheckMessage]
-) -> None:
-    for name, value in options.items():
-        if name not in OPTION_TYPES:
-            close = difflib.get_close_matches(str(name), OPTION_TYPES, n=1)
-            problems.append(
-                problem(
-                    messages.E007,
-                    f"{where} ({path!r}) has an unknown option {name!r}"
-                    + (f"; did you mean {close[0]!r}?" if close else "."),
-                    options=", ".join(sorted(OPTION_TYPES)),
-                )
-            )
-            continue
-        types, expected = OPTION_TYPES[name]
-        valid = _valid(value, types)
-        if name == "timeout" and valid:
-            valid = _bounded_seconds(value)
-        if not valid:
-            problems.append(
-                problem(
-                    messages.E008,
-                    f"{where} ({path!r}) option {name!r} has the value {value!r}.",
-                    option=name,
-                    expected=expected,
-                )
-            )
-
-
-def _bounded_seconds(value: float) -> bool:
-    try:
-        seconds = float(value)
-    except OverflowError:  # an int too large for a float
-        return False
-    return math.isfinite(seconds) and 0 < seconds <= MAX_TIMEOUT
-
-
-def _valid(value: object, types: tuple[type, ...]) -> bool:
-    # bool is an int subclass: True is not a valid timeout or priority.
-    if isinstance(value, bool) and bool not in types:
-        return False
-    return isinstance(value, types)
-
-
 def _import_handler(
     where: str, path: str, problems: list[CheckMessage]
 ) -> Callable[..., Any] | None:
-    try:
-        handler = import_string(path)
-    except ImportError as exc:
-        if _names_a_module(path):  # not yet imported: import_string found no attribute
-            problems.append(_module_problem(where, path))
-        else:
-            problems.append(
-                problem(
-                    messages.E004, f"{where} cannot import {path!r} ({type(exc).__name__}: {exc})."
-                )
-            )
-        return None
-    except Exception as exc:  # the module itself is broken: say so, don't crash check
-        problems.append(
-            problem(
-                messages.E004,
-                f"{where} cannot import {path!r}: importing it raised {type(exc).__name__}: {exc}.",
-            )
-        )
+    module = _module_problem(where, path)
+    imported, handler = import_target(path, where, messages.E004, problems, module=module)
+    if not imported:
         return None
     if isinstance(handler, ModuleType):  # already imported: an attribute of its package
-        problems.append(_module_problem(where, path))
+        problems.append(module)
         return None
     if not callable(handler):
         problems.append(
@@ -293,147 +208,10 @@ def _import_handler(
     return handler  # type: ignore[no-any-return]
 
 
-def _names_a_module(path: str) -> bool:
-    """Whether ``path`` is an importable module's name (whether or not it is imported yet)."""
-    try:
-        return importlib.util.find_spec(path) is not None
-    except (ImportError, ValueError):
-        return False
-
-
 def _module_problem(where: str, path: str) -> CheckMessage:
-    """E005 for a path naming a module: the same words whatever was imported first."""
+    """Return E005 for a path naming a module: the same words whatever was imported first."""
     return problem(
         messages.E005,
         f"{where} {path!r} is a module, not a function: name a function in it, "
         f"e.g. {path + '.on_registered'!r}.",
     )
-
-
-def signature_problem(handler: Callable[..., Any], event: str) -> str | None:
-    """Why Django cannot call ``handler(signal=..., sender=..., **event_kwargs)``.
-
-    ``None`` when it can (or when the signature cannot be inspected at all,
-    as for some builtins: then Django's own call is the judge).
-    """
-    try:
-        signature = inspect.signature(handler)
-    except (TypeError, ValueError):
-        return None
-    params = list(signature.parameters.values())
-    if not any(p.kind is p.VAR_KEYWORD for p in params):
-        return "it does not accept **kwargs"
-    required, _optional = EVENT_ARGUMENTS.get(event, ((), ()))
-    supplied = {"sender", "signal", *required}
-    for p in params:
-        if p.default is not p.empty or p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL):
-            continue
-        if p.kind is p.POSITIONAL_ONLY:
-            return f"its parameter {p.name!r} is positional-only (Django passes keywords)"
-        if p.name not in supplied and event in KNOWN_EVENTS:
-            return f"it requires {p.name!r}, which {event!r} does not always carry"
-    return None
-
-
-def _check_applicability(
-    event: str,
-    where: str,
-    path: str,
-    handler: Callable[..., Any],
-    options: dict[str, Any],
-    problems: list[CheckMessage],
-) -> None:
-    why = signature_problem(handler, event)
-    if why is not None:
-        problems.append(problem(messages.E006, f"{where} {path!r} cannot be a receiver: {why}."))
-    background = options.get("background") is True
-    if not background:
-        for name in BACKGROUND_ONLY:
-            if name in options:
-                problems.append(
-                    problem(
-                        messages.E009,
-                        f"{where} ({path!r}) option {name!r} only applies to background handlers.",
-                        why='Add "background": True, or remove the option.',
-                    )
-                )
-    if "timeout" in options and background:
-        problems.append(
-            problem(
-                messages.E009,
-                f"{where} ({path!r}) option 'timeout' does not apply to a background handler.",
-                why="Set time limits in your Tasks backend instead.",
-            )
-        )
-    if background and options.get("durable") is True and "on_commit" in options:
-        problems.append(
-            problem(
-                messages.E009,
-                f"{where} ({path!r}) option 'on_commit' does not apply to a durable handler.",
-                why="A durable entry writes its outbox row inside the caller's transaction, "
-                "so it is committed (or rolled back) with it: remove 'on_commit'.",
-            )
-        )
-    if background:
-        problems.extend(background_problems(where, path, options))
-
-
-def background_problems(where: str, path: str, options: dict[str, Any]) -> list[CheckMessage]:
-    """What stops ``path`` from running in the background, as check messages.
-
-    Beyond the alias, the backend itself judges the task options (a queue it
-    does not serve, a priority it does not support), so a mistake shows at
-    start-up rather than as a failed enqueue on every event. A backend that
-    runs tasks in the request (Immediate) or never (Dummy) is a warning.
-    """
-    if tasks_compat.tasks_module() is None:
-        return [
-            problem(
-                messages.E010,
-                f"{where} ({path!r}) is a background handler, but neither django.tasks "
-                "(Django 6.0+) nor the django_tasks backport is installed.",
-            )
-        ]
-    aliases = tasks_compat.backend_aliases()
-    backend = options.get("backend")
-    if backend is not None and backend not in aliases:
-        return [
-            problem(
-                messages.E011,
-                f"{where} ({path!r}) names the Tasks backend {backend!r}, which is not in TASKS.",
-                how=E011_UNKNOWN_ALIAS.format(aliases=", ".join(repr(a) for a in aliases)),
-            )
-        ]
-    refused = tasks_compat.refused_options(options)
-    if refused is not None:
-        names = [n for n in ("queue_name", "priority") if options.get(n) is not None]
-        return [
-            problem(
-                messages.E011,
-                f"{where} ({path!r}): the Tasks backend refuses these options "
-                f"({type(refused).__name__}: {refused}).",
-                how=E011_REFUSED_OPTION.format(
-                    backend=backend or "default",
-                    options=" and ".join(repr(n) for n in names) or "these options",
-                    them="it" if len(names) == 1 else "them",
-                ),
-            )
-        ]
-    kind = tasks_compat.backend_kind(backend)
-    if kind == "immediate":
-        return [
-            problem(
-                messages.W006,
-                f"{where} ({path!r}) is a background handler, but its Tasks backend "
-                f"{backend or 'default'!r} is the Immediate backend: it runs in the request.",
-            )
-        ]
-    if kind == "dummy":
-        return [
-            problem(
-                messages.W007,
-                f"{where} ({path!r}) is a background handler, but its Tasks backend "
-                f"{backend or 'default'!r} is the Dummy backend: it never runs.",
-            )
-        ]
-    return []

@@ -51,7 +51,7 @@ def ids(value: Any = None, **overrides: Any) -> list[str]:
 
 
 #: The suite's TASKS is the Immediate backend, so every valid background entry
-#: also gets W006 (tests/test_background_checks.py covers it); left out here.
+#: also gets W006 (tests/background/test_background_checks.py covers it); left out here.
 IMMEDIATE_WARNING = messages.W006
 
 
@@ -284,9 +284,9 @@ def test_every_id_has_a_case_in_this_module() -> None:
         messages.W001,
     }
     covered |= test_regstack_settings.COVERED
-    # The background and outbox checks are covered in tests/test_background_checks.py.
+    # The background and outbox checks are covered in tests/background/test_background_checks.py.
     covered |= {messages.E023, messages.E024, messages.W006, messages.W007}
-    covered |= {messages.E020, messages.E021}  # tests/test_pool.py
+    covered |= {messages.E020, messages.E021}  # tests/pool/test_pool.py
     covered |= {messages.E025}  # below
     assert covered == messages.ALL_IDS
 
@@ -333,12 +333,6 @@ def test_ids_are_unique_namespaced_and_named_after_their_constant() -> None:
 
 def test_every_id_has_a_hint() -> None:
     assert all(messages.HINTS[code].strip() for code in messages.ALL_IDS)
-
-
-def test_every_id_is_in_the_module_docstring_table() -> None:
-    assert messages.__doc__
-    table = re.findall(r"^(regstack_django\.[EW]\d{3})  +\S", messages.__doc__, re.MULTILINE)
-    assert sorted(table) == sorted(messages.ALL_IDS)
 
 
 # -- as a new user runs it ----------------------------------------------------------------------
@@ -411,6 +405,19 @@ def test_a_module_given_as_a_handler_is_e005_whatever_the_import_order(
     assert message.msg == (
         "REGSTACK_HOOKS['user_registered'][0] 'tests.a_hooks_module' is a module, not a "
         "function: name a function in it, e.g. 'tests.a_hooks_module.on_registered'."
+    )
+
+
+def test_a_handler_module_that_raises_on_import_is_e004_not_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "hooks_that_raise.py").write_text("raise RuntimeError('boom')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    message = the_problem({"user_registered": ["hooks_that_raise.on_registered"]})
+    assert message.id == messages.E004
+    assert message.msg == (
+        "REGSTACK_HOOKS['user_registered'][0] cannot import 'hooks_that_raise.on_registered': "
+        "importing it raised RuntimeError: boom."
     )
 
 

@@ -48,6 +48,11 @@ def test_every_check_id_is_documented(check_id: str) -> None:
     assert f"| `{check_id}` |" in README
 
 
+def test_the_check_table_has_one_row_per_id() -> None:
+    table = re.findall(r"^\| `(regstack_django\.[EW]\d{3})` \|", README, re.MULTILINE)
+    assert sorted(table) == sorted(messages.ALL_IDS)
+
+
 def test_no_undocumented_check_id_is_mentioned() -> None:
     mentioned = set(re.findall(r"regstack_django\.[EW]\d{3}", README))
     assert mentioned == set(messages.ALL_IDS)

@@ -4,23 +4,20 @@ from __future__ import annotations
 
 import io
 import json
-import weakref
 from collections.abc import Iterator
 from typing import Any
 
-import django
 import pytest
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import CommandError, call_command
-from django.dispatch import Signal
 from django.test import override_settings
 
 from regstack_django import KNOWN_EVENTS, HookRegistry, signals
 from regstack_django.checks.messages import E004, as_text
 from regstack_django.checks.registered import check_hooks_setting
 from regstack_django.hooks import wiring
-from regstack_django.management.commands.regstack_hooks import signal_receivers
+from regstack_django.hooks.introspect import signal_receivers
 
 BACKGROUND = {"handler": "tests.hooks.record_async", "background": True}
 
@@ -29,10 +26,6 @@ def on_logout(sender: object, **kwargs: Any) -> None: ...
 
 
 async def on_logout_async(sender: object, **kwargs: Any) -> None: ...
-
-
-class Listener:
-    def on_event(self, sender: object, **kwargs: Any) -> None: ...
 
 
 def listing(*args: str) -> list[dict[str, Any]]:
@@ -236,57 +229,3 @@ def test_the_command_skips_system_checks_so_it_can_report_them() -> None:
     from regstack_django.management.commands.regstack_hooks import Command
 
     assert Command.requires_system_checks == []
-
-
-# --- the private Django API the command reads -------------------------------------
-
-
-def _receiver(sender: object, **kwargs: Any) -> None: ...
-
-
-async def _async_receiver(sender: object, **kwargs: Any) -> None: ...
-
-
-def test_signal_receivers_tuple_shape_on_this_django() -> None:
-    """Pins ``Signal.receivers`` entries; signal_receivers reads [0], [1] and [-1]."""
-    signal = Signal()
-    signal.connect(_receiver)
-    signal.connect(_async_receiver, weak=False, dispatch_uid="uid")
-    weak_entry, strong_entry = signal.receivers
-    expected_length = 3 if django.VERSION < (6, 0) else 4
-    assert len(weak_entry) == len(strong_entry) == expected_length, django.VERSION
-    assert isinstance(weak_entry[1], weakref.ReferenceType)
-    assert weak_entry[1]() is _receiver
-    assert strong_entry[1] is _async_receiver
-    assert weak_entry[-1] is False
-    assert strong_entry[-1] is True
-    assert strong_entry[0][0] == "uid"
-    assert [(c.receiver, c.is_async) for c in signal_receivers(signal)] == [
-        (_receiver, False),
-        (_async_receiver, True),
-    ]
-
-
-def test_signal_receivers_reads_the_django_6_shape_too() -> None:
-    signal = Signal()
-    signal.receivers = [
-        (("uid", 0), weakref.ref(_receiver), None, False),
-        ((1, 0), _async_receiver, None, True),
-    ]
-    assert [(c.receiver, c.is_async) for c in signal_receivers(signal)] == [
-        (_receiver, False),
-        (_async_receiver, True),
-    ]
-
-
-def test_signal_receivers_dereferences_methods_and_skips_dead_receivers() -> None:
-    signal = Signal()
-    listener = Listener()
-    signal.connect(listener.on_event)
-
-    def short_lived(sender: object, **kwargs: Any) -> None: ...
-
-    signal.connect(short_lived)
-    del short_lived
-    listed = signal_receivers(signal)
-    assert [c.receiver for c in listed] == [listener.on_event]

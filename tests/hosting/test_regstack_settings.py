@@ -25,14 +25,14 @@ import regstack_django
 from regstack_django import signals
 from regstack_django.checks import messages
 from regstack_django.checks.registered import check_receivers, check_regstack_settings
-from regstack_django.hosting.instance import default_database_url
+from regstack_django.hosting.build import default_database_url
 from tests import instances
 from tests.utils import connected
 
 SECRET = instances.JWT_SECRET
 NOT_SQLITE = pytest.mark.filterwarnings("ignore:Overriding setting DATABASES:UserWarning")
 
-#: The ids this module has a case for (tests/test_checks.py adds them to its coverage).
+#: The ids this module has a case for (tests/checks/test_checks.py adds them to its coverage).
 COVERED = frozenset(
     {
         messages.E013,
@@ -158,6 +158,20 @@ def test_an_unimportable_instance_is_e013_naming_setting_and_path(path: object, 
             regstack_django.get_regstack()
     assert message.msg in str(raised.value)
     assert messages.E013 in str(raised.value)
+
+
+def test_an_instance_module_that_raises_on_import_is_e013_not_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "instance_that_raises.py").write_text("raise RuntimeError('boom')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with override_settings(REGSTACK=None, REGSTACK_INSTANCE="instance_that_raises.build"):
+        (message,) = reported()
+    assert message.id == messages.E013
+    assert message.msg == (
+        "REGSTACK_INSTANCE cannot import 'instance_that_raises.build': "
+        "importing it raised RuntimeError: boom."
+    )
 
 
 @pytest.mark.parametrize(

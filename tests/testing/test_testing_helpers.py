@@ -13,7 +13,7 @@ import pytest
 from django.test import override_settings
 
 from regstack_django import KNOWN_EVENTS, HookRegistry, signals
-from regstack_django.management.commands.regstack_hooks import signal_receivers
+from regstack_django.hooks.introspect import signal_receivers
 from regstack_django.registry import fire_observers
 from regstack_django.testing import CapturedEvent, CapturedEvents, capture_events, muted
 from tests import hooks

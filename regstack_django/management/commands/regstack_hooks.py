@@ -1,134 +1,23 @@
 """``manage.py regstack_hooks``: which receiver runs on which regstack event, and how.
 
-Receivers reach a regstack event three ways (a ``REGSTACK_HOOKS`` entry, an
-``@receiver``/``connect`` on the event's Signal, ``HookRegistry.on``), some run
-inline and some are enqueued as background tasks. This command lists them all
-in one place, per event, with each receiver's dotted name (the one failure
-logs use), whether it is sync or async, inline or background, and where it was
-connected. ``--json`` gives the same for machines; event names as arguments
-narrow the list. A broken ``REGSTACK_HOOKS`` is reported with the system
-check's words and a non-zero exit.
+The rows come from :mod:`regstack_django.hooks.introspect`; README "Seeing the wiring".
 """
 
 from __future__ import annotations
 
 import difflib
 import json
-import weakref
-from collections.abc import Callable
-from typing import Any, Literal, NamedTuple, TypedDict
+from typing import Any
 
-from asgiref.sync import iscoroutinefunction
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.dispatch import Signal
 
 from regstack_django.checks.messages import as_text
+from regstack_django.checks.registered import regstack_problems
 from regstack_django.events import KNOWN_EVENTS
-from regstack_django.failures import receiver_name
 from regstack_django.hooks.entries import parse_hooks_setting
-from regstack_django.hooks.wiring import invalid_settings_message, settings_connections
-from regstack_django.registry import SOURCE_ATTRIBUTE
-from regstack_django.signals import custom_events, signal_for
-
-Source = Literal["settings", "receiver", "registry.on"]
-
-
-class ReceiverRow(TypedDict):
-    name: str
-    kind: Literal["sync", "async"]
-    delivery: Literal["inline", "background"]
-    source: Source
-
-
-class EventRow(TypedDict):
-    event: str
-    receivers: list[ReceiverRow]
-
-
-class Connected(NamedTuple):
-    """One live entry of ``Signal.receivers``."""
-
-    #: ``(dispatch_uid or id(receiver), id(sender))``: what Django matches on.
-    lookup_key: Any
-    receiver: Callable[..., Any]
-    is_async: bool
-
-
-def signal_receivers(signal: Signal) -> list[Connected]:
-    """Every live receiver of ``signal``, in connection order.
-
-    Every sender is included (``Signal._live_receivers`` would filter by one).
-    This reads the private ``Signal.receivers`` list, whose entries are
-    ``(lookup_key, receiver_or_weakref, is_async)`` on Django 5.2 and
-    ``(lookup_key, receiver_or_weakref, sender_ref, is_async)`` on 6.x: only
-    elements ``[0]``, ``[1]`` and ``[-1]`` are used, so both shapes work.
-    ``tests/commands/test_regstack_hooks_command.py`` pins the shape on every Django
-    leg. Weakly connected receivers are dereferenced; dead ones are skipped.
-    """
-    with signal.lock:
-        entries = list(signal.receivers)
-    found: list[Connected] = []
-    for entry in entries:
-        target: Any = entry[1]
-        if isinstance(target, weakref.ReferenceType):  # also WeakMethod
-            target = target()
-            if target is None:
-                continue
-        found.append(Connected(lookup_key=entry[0], receiver=target, is_async=bool(entry[-1])))
-    return found
-
-
-def _from_registry_on(receiver: Callable[..., Any]) -> bool:
-    return getattr(receiver, SOURCE_ATTRIBUTE, None) == "registry.on"
-
-
-def event_rows(events: list[str]) -> list[EventRow]:
-    """The receivers of each of ``events``, in connection order.
-
-    A receiver is from settings when it is (by identity) the receiver a
-    ``REGSTACK_HOOKS`` entry connected, under that entry's ``dispatch_uid``:
-    the same function also connected with ``@receiver`` is listed twice, once
-    from each source. ``kind`` is that of the user's handler (a background
-    entry is connected as an async adapter that enqueues it, whatever it is).
-    """
-    from_settings = {c.spec.dispatch_uid: c for c in settings_connections()}
-    rows: list[EventRow] = []
-    for event in events:
-        receivers: list[ReceiverRow] = []
-        for lookup_key, receiver, is_async in signal_receivers(signal_for(event)):
-            connection = from_settings.get(_uid(lookup_key))
-            if connection is not None and connection.receiver is receiver:
-                spec = connection.spec
-                receivers.append(
-                    {
-                        "name": receiver_name(receiver),
-                        "kind": "async" if spec.is_async else "sync",
-                        "delivery": "background" if spec.background else "inline",
-                        "source": "settings",
-                    }
-                )
-                continue
-            receivers.append(
-                {
-                    "name": receiver_name(receiver),
-                    "kind": "async" if is_async or iscoroutinefunction(receiver) else "sync",
-                    "delivery": "inline",
-                    "source": "registry.on" if _from_registry_on(receiver) else "receiver",
-                }
-            )
-        rows.append({"event": event, "receivers": receivers})
-    return rows
-
-
-def _uid(lookup_key: Any) -> Any:
-    """The ``dispatch_uid`` (or receiver id) part of a lookup key."""
-    return lookup_key[0] if isinstance(lookup_key, tuple) and lookup_key else None
-
-
-def _listed_events() -> list[str]:
-    """The known events, then the custom events that have a receiver, each sorted."""
-    custom = sorted(e for e in custom_events() - KNOWN_EVENTS if signal_for(e).receivers)
-    return sorted(KNOWN_EVENTS) + custom
+from regstack_django.hooks.introspect import EventRow, event_rows, listed_events
+from regstack_django.hooks.wiring import invalid_settings_message
+from regstack_django.signals import custom_events
 
 
 def _as_table(rows: list[EventRow]) -> str:
@@ -185,16 +74,13 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(rows, indent=2))
         else:
             self.stdout.write(_as_table(rows))
-        # Listed receivers get nothing if regstack is not configured (or cannot be built):
-        # say so, in the words of manage.py check, instead of looking wired.
-        from regstack_django.hosting import instance
-
-        for found in [*instance.problems(), *instance.wiring_problems()]:
+        # Listed receivers get nothing if regstack is not configured (or cannot be built).
+        for found in regstack_problems():
             self.stderr.write(as_text(found))
 
     def _selected(self, names: list[str]) -> list[str]:
         if not names:
-            return _listed_events()
+            return listed_events()
         available = KNOWN_EVENTS | custom_events()
         for name in names:
             if name not in available:

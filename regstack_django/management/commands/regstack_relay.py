@@ -1,11 +1,6 @@
-"""``manage.py regstack_relay``: run the outbox relay of durable background handlers.
+"""``manage.py regstack_relay``: hand durable background events from the outbox to Tasks.
 
-Long-running by default: a pass every ``REGSTACK_OUTBOX_POLL_INTERVAL``
-seconds (see :mod:`regstack_django.relay`), pruning delivered rows once a
-minute. SIGTERM or SIGINT lets the row in hand finish and exits with status
-0, so a supervisor can stop and restart it at any moment: a row it had
-claimed but not handed out is due again when its lease runs out.
-``--once`` hands out everything due now and exits.
+SIGTERM or SIGINT lets the row in hand finish, then exits 0; README "Durable delivery".
 """
 
 from __future__ import annotations

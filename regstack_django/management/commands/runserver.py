@@ -1,19 +1,6 @@
 """``manage.py runserver`` that serves regstack too: the ASGI site under uvicorn.
 
-Django's runserver speaks WSGI, so it can never reach regstack's FastAPI
-routes (every one answers 404). When regstack is configured (``REGSTACK`` or
-``REGSTACK_INSTANCE``), this command, like daphne's for Channels, serves the
-ASGI application instead: ``settings.ASGI_APPLICATION`` when set, else
-:func:`regstack_django.asgi.get_asgi_application` (with Django's static
-files under ``DEBUG``, ``--nostatic`` and ``--insecure`` as staticfiles'
-runserver has them), under uvicorn with the ASGI lifespan on. Everything else
-is Django's runserver: the system checks, the migrations warning, the
-auto-reloader (``--noreload``), the banner.
-
-It replaces staticfiles' runserver only if ``regstack_django`` comes before
-``django.contrib.staticfiles`` in ``INSTALLED_APPS`` (Django takes a command
-from the first app that has it; check W003 warns otherwise). ``--noasgi``,
-or regstack not configured, gives the usual WSGI runserver.
+Django's WSGI runserver answers 404 on every regstack route; README "Hosting regstack in Django".
 """
 
 from __future__ import annotations
@@ -89,7 +76,7 @@ class Command(RunserverCommand):
         return get_asgi_application(static=static)
 
     def announce(self, port: int) -> None:
-        """Django's start-up banner, saying what is served where (regstack's docs too)."""
+        """Write Django's start-up banner, saying what is served where (regstack's docs too)."""
         from django.conf import settings
 
         from regstack_django import get_regstack
