@@ -1,9 +1,4 @@
-"""The outbox in the Django admin: what is pending, how often it was tried, and why it failed.
-
-Read-only except for one action, *Retry now*, which makes the selected
-undelivered rows due at once (the relay hands them out on its next pass).
-The signed message is never shown: it holds the event's public fields.
-"""
+"""The outbox in the Django admin: read-only, with one *Retry now* action; never the message."""
 
 from __future__ import annotations
 

@@ -1,15 +1,7 @@
-"""The signed message a background task carries: who to call, with what.
+"""The signed message a background task carries: which handler, durable or not, and the payload.
 
-A task argument is one string, ``django.core.signing`` over
-``{"handler": dotted path, "durable": bool, "payload": {...}}`` (keyed by
-``SECRET_KEY``, honouring ``SECRET_KEY_FALLBACKS`` for key rotation, salted
-for this use only). Anyone who can write to the queue or to the outbox table
-can still *delete* a message, but cannot make a worker run a handler it did
-not sign, or change what the handler receives: :func:`open_envelope` raises
-:class:`UntrustedMessage` and nothing runs.
-
-Signed, not encrypted: the payload is as readable in the queue as before
-(public user fields, no token URL unless a handler opts in).
+Signed with ``SECRET_KEY`` (and its fallbacks), not encrypted: whoever writes to the queue
+can delete a message but not make a worker run or receive anything it did not sign.
 """
 
 from __future__ import annotations
@@ -20,6 +12,7 @@ from typing import Any, Final
 from django.core import signing
 from django.core.signals import setting_changed
 
+# A signing salt, not a module path: changing it invalidates every queued message and row.
 SALT: Final = "regstack_django.background.v2"
 _KEYS: Final = frozenset({"handler", "durable", "payload"})
 
@@ -30,7 +23,7 @@ class UntrustedMessage(ValueError):
 
 @cache
 def _signer() -> signing.Signer:
-    """One signer per key set: building it reads ``SECRET_KEY``, so not on every fire."""
+    """Return the signer, built once per key set (building it reads ``SECRET_KEY``)."""
     return signing.Signer(salt=SALT)
 
 
@@ -43,12 +36,12 @@ setting_changed.connect(_forget_signer, weak=False, dispatch_uid="regstack_djang
 
 
 def seal(handler: str, durable: bool, payload: dict[str, Any]) -> str:
-    """The signed task argument for one delivery."""
+    """Return the signed task argument for one delivery."""
     return _signer().sign_object({"handler": handler, "durable": durable, "payload": payload})
 
 
 def open_envelope(message: object) -> tuple[str, bool, dict[str, Any]]:
-    """``(handler, durable, payload)`` from a signed message, or :class:`UntrustedMessage`."""
+    """Return ``(handler, durable, payload)`` of a signed message, or raise UntrustedMessage."""
     if not isinstance(message, str):
         raise UntrustedMessage(
             f"The task argument is a {type(message).__name__}, not a signed regstack_django "

@@ -1,44 +1,7 @@
 """``SecretsFilter``: a logging filter that keeps live tokens and hashes out of every log.
 
-The bridge's own failure records are already redacted
-(:mod:`regstack_django.failures`), but other libraries in the same process
-are not: regstack's console e-mail logs token links, SQLAlchemy logs SQL
-parameters (password hashes) at INFO, aiosqlite at DEBUG, uvicorn's access
-log and httpx log OAuth ``code``/``state`` query values at INFO. Add the filter
-to every handler in ``LOGGING`` (README, "Logging and secrets")::
-
-    LOGGING = {
-        "version": 1,
-        "filters": {"secrets": {"()": "regstack_django.logging.SecretsFilter"}},
-        "handlers": {
-            "console": {"class": "logging.StreamHandler", "filters": ["secrets"]},
-        },
-        "root": {"handlers": ["console"], "level": "INFO"},
-    }
-
-For each record it scrubs the message (template and arguments), the exception
-text and the stack text, replacing with ``[REDACTED]``:
-
-* the value of every query or JSON key in
-  :data:`regstack_django.secrets.SECRET_QUERY_KEYS` (``token=``, ``code=``,
-  ``state=``, ...), also percent-encoded once or twice, when the value is at
-  least :data:`MIN_QUERY_VALUE_LENGTH` characters;
-* every JWT-shaped string (``eyJ...``.``eyJ...``.``...``: regstack's reset and
-  e-mail-change tokens, and session tokens too) and ``Bearer`` credentials;
-* every token the bridge fired recently (:data:`regstack_django.secrets.recent`),
-  whatever its shape and wherever it sits (a path segment of a custom URL
-  template), raw or percent-encoded;
-* password hashes: ``$argon2id$...`` (and ``$argon2i$``/``$argon2d$``),
-  bcrypt ``$2a$``/``$2b$``/``$2y$``, Django's ``pbkdf2_sha256$...``,
-  ``pbkdf2_sha1$...``, ``scrypt$...``, ``bcrypt_sha256$...``.
-
-The exception text is formatted once, scrubbed and cached on the record as
-``exc_text`` (so formatters do not render the raw exception again); when it
-held a secret, ``exc_info`` is swapped for a redacted stand-in
-(:class:`regstack_django.redaction.RedactedError`), so handlers that render
-the exception themselves (``AdminEmailHandler``, error trackers) get it too.
-Arguments are scrubbed one by one where that suffices, so formatters that read
-``record.args`` (uvicorn's access formatter) keep working.
+Other libraries log token links, OAuth codes and password hashes; put the filter on every
+handler in ``LOGGING`` (README, "Logging and secrets", says what it scrubs).
 """
 
 from __future__ import annotations
@@ -63,9 +26,9 @@ _KEY_SET = frozenset(secrets.SECRET_QUERY_KEYS)
 _KEYS = "|".join(sorted(_KEY_SET, key=len, reverse=True))
 # "=" raw or percent-encoded once or twice (a literal first: the scan is fast).
 _SEP = re.compile(r"=|%3[Dd]|%253[Dd]")
-# Every key contains one of these: the cheap test before looking for keys.
+# Every key contains one of these: the cheap test before looking for keys
+# (tests/secrets/test_logging_filter.py scrubs each key, so a new one needs its marker).
 _KEY_MARKERS = ("token", "code", "state", "nonce", "password", "secret")
-assert all(any(m in key for m in _KEY_MARKERS) for key in _KEY_SET)
 _KEYS_LONGEST_FIRST = tuple(sorted(_KEY_SET, key=len, reverse=True))
 # What may come right before a key: a non-word character, or an encoded "?"/"&".
 _ENCODED_BEFORE = ("%3F", "%3f", "%26", "253F", "253f", "2526")
@@ -84,12 +47,10 @@ _HASHES = (
     ("pbkdf2_", re.compile(r"pbkdf2_sha(?:1|256|512)\$[A-Za-z0-9+/=$.]+")),
     ("scrypt$", re.compile(r"scrypt\$[A-Za-z0-9+/=$.]+")),
 )
-# A run of URL-safe base64: how a token looks once percent-decoding is undone.
-_RUN = re.compile(rf"[A-Za-z0-9_-]{{{secrets.MIN_SECRET_LENGTH},}}")
 
 
 def _key_before(text: str, lowered: str, end: int) -> bool:
-    """Whether one of the keys ends at ``end`` and starts a word (or an encoded pair)."""
+    """Return whether one of the keys ends at ``end`` and starts a word (or an encoded pair)."""
     for key in _KEYS_LONGEST_FIRST:
         if lowered.endswith(key, 0, end):
             start = end - len(key)
@@ -103,7 +64,7 @@ def _key_before(text: str, lowered: str, end: int) -> bool:
 
 
 def _scrub_query(text: str, lowered: str) -> str:
-    """Values of :data:`SECRET_QUERY_KEYS` after ``=`` (raw or percent-encoded)."""
+    """Redact the values of :data:`SECRET_QUERY_KEYS` after ``=`` (raw or percent-encoded)."""
     spans: list[tuple[int, int]] = []
     for sep in _SEP.finditer(text):
         if not _key_before(text, lowered, sep.start()):
@@ -131,37 +92,15 @@ def _quoted_value(match: re.Match[str]) -> str:
     return whole[: start - offset] + REDACTED + whole[end - offset :]
 
 
-# (generation of secrets.recent it was built from, longest run -> forms, leftovers)
-_index: tuple[int, dict[str, list[str]], list[str]] = (0, {}, [])
-
-
-def _recent_index() -> tuple[dict[str, list[str]], list[str]]:
-    """Recent tokens keyed by their longest URL-safe run; rebuilt after a secret fire."""
-    global _index
-    generation = secrets.recent_generation
-    if _index[0] != generation:
-        by_run: dict[str, list[str]] = {}
-        leftovers: list[str] = []
-        for token in secrets.recent_tokens():
-            forms = secrets.forms_of(token)
-            runs = _RUN.findall(token)
-            if runs:
-                by_run.setdefault(max(runs, key=len), []).extend(forms)
-            else:
-                leftovers.extend(forms)
-        _index = (generation, by_run, leftovers)
-    return _index[1], _index[2]
-
-
 def _scrub_recent(text: str) -> str:
-    by_run, leftovers = _recent_index()
+    by_run, leftovers = secrets.recent.index()
     if by_run:
         decoded = text
         for _ in range(2):  # percent-encoded once or twice
             if "%" not in decoded and "+" not in decoded:
                 break
             decoded = unquote_plus(decoded)
-        for run in _RUN.findall(decoded):
+        for run in secrets.TOKEN_RUN.findall(decoded):
             forms = by_run.get(run)
             if forms is None:  # not a token the bridge fired
                 continue
@@ -172,7 +111,7 @@ def _scrub_recent(text: str) -> str:
 
 
 def scrub(text: str) -> str:
-    """``text`` with every secret this module knows replaced by ``[REDACTED]``."""
+    """Return ``text`` with every secret this module knows replaced by ``[REDACTED]``."""
     lowered = text.lower()
     if len(lowered) != len(text):  # a few Unicode characters lower to two
         lowered = text
@@ -189,7 +128,7 @@ def scrub(text: str) -> str:
         for marker, pattern in _HASHES:
             if marker in text:
                 text = pattern.sub(REDACTED, text)
-    if secrets.recent_generation:
+    if secrets.recent.generation:
         text = _scrub_recent(text)
     return text
 
@@ -251,8 +190,8 @@ def _scrub_message(record: logging.LogRecord) -> None:
     if clean == message:
         return
     if record.args:
-        # Keep the template and the shape of args (formatters such as uvicorn's
-        # read record.args) when scrubbing them one by one gives the same text.
+        # Keep the template and args (uvicorn's formatter reads record.args)
+        # when scrubbing them one by one gives the same text.
         template = scrub(str(record.msg))
         args = _scrub_arguments(record.args)
         try:
@@ -292,10 +231,9 @@ def scrub_record(record: logging.LogRecord) -> None:
 
 
 class SecretsFilter(logging.Filter):
-    """Scrubs live tokens and password hashes from every record a handler emits.
+    """Scrubs live tokens and password hashes from every record a handler emits; drops none.
 
-    Never drops a record. Put it on every handler (a filter on a logger does
-    not see records that propagate from its children).
+    Put it on every handler: a filter on a logger misses records its children propagate.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:

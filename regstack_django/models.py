@@ -1,15 +1,6 @@
 """The outbox: one row per durable background delivery (event x handler).
 
-A durable entry's fire inserts a row here, inside the caller's transaction
-when there is one, so the event is committed (or rolled back) with the data
-that caused it. ``manage.py regstack_relay`` hands each due row to the
-entry's Tasks backend and leases it; the worker marks it delivered when the
-handler has finished. A row whose lease runs out undelivered (a killed
-worker, a lost broker message) is due again: at-least-once, with the same
-``event_id`` each time.
-
-``message`` is the signed task argument (:mod:`regstack_django.envelope`):
-the admin never shows it, and ``last_error`` never quotes an argument value.
+``message`` is the signed task argument; the admin never shows it (README, "Durable delivery").
 """
 
 from __future__ import annotations
@@ -53,4 +44,5 @@ class OutboxEvent(models.Model):
 
     @property
     def delivered(self) -> bool:
+        """Return whether a worker has finished the handler."""
         return self.delivered_at is not None

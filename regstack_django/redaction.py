@@ -1,15 +1,7 @@
 """A copy of an exception that tells what failed without quoting a secret.
 
-A receiver's exception can carry a secret in its message, its ``args``, a PEP
-678 note (``add_note``), a member of an ``ExceptionGroup`` or anywhere along
-its ``__cause__``/``__context__`` chain. :func:`redacted` walks all of that
-once; if no text there changes under ``redact``, it returns the exception
-itself (nothing to hide, so ``except ValueError`` in a ``receiver_failed``
-receiver keeps working). Otherwise it returns a stand-in graph: one
-:class:`RedactedError` per exception (a :class:`RedactedErrorGroup` per
-group), whose message names the original type, with the original traceback,
-notes, chain links and ``__suppress_context__``, and every text redacted. The
-receiver's own exceptions are never modified.
+A secret can sit in the message, ``args``, notes, group members or the cause/context
+chain; :func:`redacted` copies the whole graph only when some text there holds one.
 """
 
 from __future__ import annotations
@@ -64,7 +56,7 @@ def _texts(exc: BaseException) -> Iterator[str]:
 
 
 def _graph(exc: BaseException) -> Iterator[BaseException]:
-    """``exc``, its group members and chain links, each once, at most MAX_EXCEPTIONS."""
+    """Yield ``exc``, its group members and chain links, each once, at most MAX_EXCEPTIONS."""
     seen: set[int] = set()
     stack = [exc]
     while stack and len(seen) < MAX_EXCEPTIONS:
@@ -81,7 +73,7 @@ def _graph(exc: BaseException) -> Iterator[BaseException]:
 
 
 def holds_secret(exc: BaseException, redact: Redact) -> bool:
-    """Whether any text of ``exc``'s graph changes under ``redact``."""
+    """Return whether any text of ``exc``'s graph changes under ``redact``."""
     return any(redact(text) != text for e in _graph(exc) for text in _texts(e))
 
 
@@ -91,7 +83,11 @@ def redacted(
     error: type[RedactedError] = RedactedError,
     group: type[RedactedErrorGroup] = RedactedErrorGroup,
 ) -> BaseException:
-    """``exc`` itself if it quotes nothing ``redact`` hides, else a stand-in graph."""
+    """Return ``exc`` itself if it quotes nothing ``redact`` hides, else a stand-in graph.
+
+    Each stand-in names the original type and keeps its traceback, notes, chain
+    links and ``__suppress_context__``; the originals are never modified.
+    """
     if not holds_secret(exc, redact):
         return exc
     copies: dict[int, BaseException] = {}

@@ -1,22 +1,7 @@
-"""The secret values of one fire, in every form they travel in.
+"""The secret values of one fire (a token link, a password hash) in every form they travel in.
 
-Three events carry a live single-use credential in ``url``
-(:data:`SECRET_EVENTS`), and every ``user`` carries an argon2 hash. A
-receiver's exception, a log line or a traceback can quote them raw, as the
-token alone (what a receiver that parses the link holds), or percent-encoded
-(``?next=<link>`` in an HTTP client's error). This module knows those forms:
-
-* :class:`SecretURL` is what receivers get as ``url``: a ``str`` (the real
-  link, so sending the e-mail works, and ``isinstance(url, str)`` holds) whose
-  ``repr()`` is redacted, so nothing that renders a frame's locals or a dict
-  of kwargs shows the token. :func:`guard` wraps it once, at fire entry;
-* :func:`secret_forms` lists the strings to redact for one fire's kwargs;
-* :data:`recent` remembers the last tokens fired, for
-  :class:`regstack_django.logging.SecretsFilter` to find them in other
-  libraries' records.
-
-Values shorter than :data:`MIN_SECRET_LENGTH` are never substring-replaced:
-a test hash ``"x"`` must not turn ``a@example.com`` into ``a@e[REDACTED]ample.com``.
+Receivers get ``url`` as a :class:`SecretURL`; :data:`recent` remembers the links fired
+last, for :class:`~regstack_django.logging.SecretsFilter` (README, "Logging and secrets").
 """
 
 from __future__ import annotations
@@ -42,6 +27,9 @@ SECRET_EVENTS: Final[frozenset[str]] = frozenset(
 #: replacing it would mangle unrelated text.
 MIN_SECRET_LENGTH: Final = 16
 
+#: A run of URL-safe base64: how a token looks once percent-decoding is undone.
+TOKEN_RUN: Final = re.compile(rf"[A-Za-z0-9_-]{{{MIN_SECRET_LENGTH},}}")
+
 #: Query keys whose values are credentials, wherever they appear in a URL: the
 #: fallback when ``url_without_token`` does not say where the token is, and the
 #: list :class:`~regstack_django.logging.SecretsFilter` scrubs.
@@ -62,13 +50,10 @@ SECRET_QUERY_KEYS: Final = (
 
 
 class SecretURL(str):
-    """A live token link: the real link as a string, redacted as a ``repr()``.
+    """A live token link: the real link as a ``str``, redacted as a ``repr()``.
 
-    ``str(url)``, f-strings, ``%s``, concatenation and e-mail templates see the
-    real link. ``repr(url)`` (tracebacks with locals, Django's error page,
-    Sentry, ``%r``, a dict of kwargs printed whole) shows ``url_without_token``
-    or, when regstack did not pass one, ``[REDACTED]``. String methods return
-    plain ``str``: a slice of the link is just text, redacted by value.
+    ``repr()`` shows ``url_without_token``, or ``[REDACTED]`` when regstack passed
+    none. String methods return plain ``str``: a slice is just text.
     """
 
     redacted: str
@@ -87,19 +72,66 @@ class SecretURL(str):
         return (SecretURL, (str(self), self.redacted))
 
 
-#: The links fired most recently (bounded; ``deque.append`` is thread-safe),
-#: and a counter that moves on each append so readers know to re-index.
-recent: collections.deque[tuple[str, str | None]] = collections.deque(maxlen=256)
-_appended = itertools.count(1)
-recent_generation = 0
+class RecentLinks:
+    """The token links fired last (bounded), and their tokens indexed for a log filter.
+
+    ``add`` is thread-safe (a deque append) and moves ``generation`` on; a reader
+    that finds it moved rebuilds the index, so a fire never derives tokens itself.
+    """
+
+    __slots__ = ("_counter", "_index", "_links", "generation", "maxlen")
+
+    def __init__(self, maxlen: int = 256) -> None:
+        self.maxlen = maxlen
+        self.generation = 0
+        self._links: collections.deque[tuple[str, str | None]] = collections.deque(maxlen=maxlen)
+        self._counter = itertools.count(1)
+        self._index: tuple[int, dict[str, list[str]], list[str]] = (0, {}, [])
+
+    def add(self, url: str, url_without_token: str | None) -> None:
+        """Remember one fired link."""
+        self._links.append((url, url_without_token))
+        self.generation = next(self._counter)
+
+    def tokens(self) -> list[str]:
+        """Return the tokens of the remembered links, newest last."""
+        found: list[str] = []
+        for url, without in self._snapshot():
+            found.extend(tokens_of(url, without))
+        return list(dict.fromkeys(found))
+
+    def index(self) -> tuple[dict[str, list[str]], list[str]]:
+        """Return the tokens' forms keyed by their longest :data:`TOKEN_RUN`, and the rest."""
+        generation = self.generation
+        if self._index[0] != generation:
+            by_run: dict[str, list[str]] = {}
+            leftovers: list[str] = []
+            for token in self.tokens():
+                runs = TOKEN_RUN.findall(token)
+                if runs:
+                    by_run.setdefault(max(runs, key=len), []).extend(forms_of(token))
+                else:
+                    leftovers.extend(forms_of(token))
+            self._index = (generation, by_run, leftovers)
+        return self._index[1], self._index[2]
+
+    def _snapshot(self) -> tuple[tuple[str, str | None], ...]:
+        for _ in range(5):
+            try:
+                return tuple(self._links)
+            except RuntimeError:  # another thread appended meanwhile
+                continue
+        return ()
+
+
+#: The links fired in this process, for :class:`~regstack_django.logging.SecretsFilter`.
+recent: Final = RecentLinks()
 
 
 def guard(kwargs: dict[str, Any]) -> dict[str, Any]:
-    """``kwargs`` of a secret event, with ``url`` as a :class:`SecretURL`.
+    """Return a secret event's ``kwargs`` with ``url`` as a :class:`SecretURL`, and remember it.
 
-    Called once at fire entry, only for :data:`SECRET_EVENTS` (the caller tests
-    membership). Also records the link in :data:`recent`; the tokens are
-    derived from it later, only if a :class:`SecretsFilter` asks.
+    Called once at fire entry, only for :data:`SECRET_EVENTS`.
     """
     url = kwargs.get("url")
     if not isinstance(url, str) or isinstance(url, SecretURL):
@@ -108,20 +140,16 @@ def guard(kwargs: dict[str, Any]) -> dict[str, Any]:
     without = without if isinstance(without, str) else None
     wrapped = dict(kwargs)
     wrapped["url"] = SecretURL(url, without)
-    recent.append((str(url), without))
-    global recent_generation
-    recent_generation = next(_appended)
+    recent.add(str(url), without)
     return wrapped
 
 
 def tokens_of(url: str, url_without_token: str | None) -> list[str]:
-    """The credential(s) inside ``url``: what it has that ``url_without_token`` lacks.
+    """Return the credential(s) in ``url``: what it has that ``url_without_token`` lacks.
 
-    regstack builds ``url_without_token`` by replacing the token (raw and
-    percent-encoded) with ``[REDACTED]``, wherever the host's URL template put
-    it (query, path segment, fragment), so lining the two up finds it. Without
-    a usable ``url_without_token``, the values of :data:`SECRET_QUERY_KEYS` in
-    the query and fragment are taken instead.
+    regstack puts ``[REDACTED]`` where the token was, wherever the URL template
+    put it, so lining the two up finds it. Without a usable ``url_without_token``,
+    take the values of :data:`SECRET_QUERY_KEYS` in the query and fragment.
     """
     found: list[str] = []
     if url_without_token and REDACTED in url_without_token:
@@ -139,7 +167,7 @@ def tokens_of(url: str, url_without_token: str | None) -> list[str]:
 
 
 def forms_of(secret: str) -> list[str]:
-    """``secret`` as it may be quoted: raw, percent-encoded, form-encoded, doubly encoded."""
+    """Return ``secret`` as it may be quoted: raw, percent-, form- and doubly encoded."""
     once = quote(secret, safe="")
     return list(
         dict.fromkeys((secret, quote(secret), once, quote_plus(secret), quote(once, safe="")))
@@ -147,11 +175,10 @@ def forms_of(secret: str) -> list[str]:
 
 
 def secret_forms(kwargs: Mapping[str, Any]) -> list[str]:
-    """Every string to redact for one fire, longest first.
+    """Return every string to redact for one fire, longest first.
 
-    The whole ``url`` and its token(s) (:func:`tokens_of`), the user's
-    ``hashed_password``, each in all of :func:`forms_of`; values shorter than
-    :data:`MIN_SECRET_LENGTH` are left out.
+    The whole ``url``, its token(s) and the user's ``hashed_password``, each in
+    all of :func:`forms_of`, if at least :data:`MIN_SECRET_LENGTH` long.
     """
     values: list[str] = []
     without = kwargs.get("url_without_token")
@@ -174,26 +201,8 @@ def _longest_first(forms: Iterable[str]) -> list[str]:
 
 
 def redact(text: str, forms: Iterable[str]) -> str:
-    """``text`` with each of ``forms`` (longest first) replaced by ``[REDACTED]``."""
+    """Return ``text`` with each of ``forms`` (longest first) replaced by ``[REDACTED]``."""
     for form in forms:
         if form in text:
             text = text.replace(form, REDACTED)
     return text
-
-
-def recent_tokens() -> list[str]:
-    """The tokens of the links in :data:`recent`, newest last."""
-    tokens: list[str] = []
-    for url, without in _snapshot():
-        tokens.extend(tokens_of(url, without))
-    return list(dict.fromkeys(tokens))
-
-
-def _snapshot() -> tuple[tuple[str, str | None], ...]:
-    """A copy of :data:`recent`, retried if another thread appended meanwhile."""
-    for _ in range(5):
-        try:
-            return tuple(recent)
-        except RuntimeError:  # deque mutated during iteration
-            continue
-    return ()

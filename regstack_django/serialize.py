@@ -1,25 +1,7 @@
-"""The payload contract: one event's kwargs as JSON for a background task.
+"""The payload contract: one event's kwargs as JSON for a background task, and back.
 
-What crosses the queue, and nothing more:
-
-* ``{"version": 2, "event": name, "event_id": uuid, "sender": label,
-  "kwargs": {...}}`` (version 1, still read, had no ``event_id``);
-* a regstack user becomes a dict of its public fields (:data:`USER_FIELDS`,
-  timestamps as ISO 8601 strings) — never ``hashed_password``, and never a
-  field a host added to its user model, which could be just as private;
-* ``url`` (a live single-use token) is left out unless the handler opts in
-  with ``include_secrets``; ``url_without_token`` stays;
-* ``str``/``int``/``float``/``bool``/``None``, dates and times, and lists and
-  string-keyed dicts of those pass through; anything else raises
-  :class:`UnserializableArgument`, which names the event and the kwarg but
-  never quotes the value.
-
-:func:`decode` trusts nothing: a payload written by an unknown version, with
-a missing or extra key, a value of the wrong type, or an argument the event
-does not carry, raises :class:`PayloadError` (never quoting a value). It gives
-the handler back a :class:`PublicUser` for a user: the same attributes as
-regstack's user (read-only, timestamps as ``datetime``), not a bare dict, so a
-receiver switched to the background keeps working.
+Only public user fields cross the queue, ``url`` only on opt-in; :func:`decode` trusts
+nothing (README, "Background handlers").
 """
 
 from __future__ import annotations
@@ -79,10 +61,8 @@ class PayloadVersionError(PayloadError):
 class PublicUser:
     """A regstack user as a background handler gets it: public fields, read-only.
 
-    ``user.email``, ``user.id``, ``user.created_at`` (a ``datetime``) ... work
-    as on regstack's own user object; ``hashed_password`` is not there, and
-    assigning an attribute raises ``AttributeError``. :meth:`as_dict` gives
-    the JSON form that crossed the queue.
+    The same attributes as regstack's user (timestamps as ``datetime``), without
+    ``hashed_password``.
     """
 
     __slots__ = USER_FIELDS
@@ -101,7 +81,7 @@ class PublicUser:
         raise AttributeError(f"{type(self).__name__} is read-only (it is a copy of the event).")
 
     def as_dict(self) -> dict[str, Any]:
-        """The public fields as JSON-ready values (what the payload carried)."""
+        """Return the public fields as JSON-ready values (what the payload carried)."""
         return {name: _encode_value(getattr(self, name)) for name in USER_FIELDS}
 
     def __eq__(self, other: object) -> bool:
@@ -117,7 +97,7 @@ class PublicUser:
 
 
 def sender_label(sender: object) -> str:
-    """What a background handler gets as ``sender``: the sender's dotted class name."""
+    """Return what a background handler gets as ``sender``: the sender's dotted class name."""
     cls = type(sender)
     return f"{cls.__module__}.{cls.__qualname__}"
 
@@ -130,7 +110,7 @@ def encode(
     include_secrets: bool = False,
     event_id: str | None = None,
 ) -> dict[str, Any]:
-    """The JSON-ready payload of one fire (see the module docstring)."""
+    """Return the JSON-ready payload of one fire; raise UnserializableArgument for a bad kwarg."""
     encoded: dict[str, Any] = {}
     for name, value in kwargs.items():
         if name in SECRET_KWARGS and not include_secrets:
@@ -151,11 +131,10 @@ def encode(
 def decode(
     payload: object, *, include_secrets: bool = False
 ) -> tuple[str, str | None, str, dict[str, Any]]:
-    """``(event, event_id, sender_label, kwargs)`` from a queued payload.
+    """Return ``(event, event_id, sender_label, kwargs)`` of a queued payload.
 
-    Raises :class:`PayloadError` for anything this app would not have
-    written (see the module docstring); ``event_id`` is ``None`` only for a
-    version-1 payload.
+    Raise :class:`PayloadError` for anything this app would not have written;
+    ``event_id`` is ``None`` only for a version-1 payload.
     """
     if not isinstance(payload, Mapping):
         raise PayloadError(f"The payload is a {type(payload).__name__}, not a JSON object.")
@@ -213,7 +192,7 @@ def _key_problem(what: str, keys: set[str], expected: frozenset[str]) -> str:
 
 
 def _check_arguments(event: str, names: set[str], include_secrets: bool) -> None:
-    """The kwargs of a known event are those regstack passes (secrets only if opted in)."""
+    """Raise PayloadError unless a known event's kwargs are those regstack passes."""
     if event not in EVENT_ARGUMENTS:
         return  # a custom event: the project decides what it carries
     required, optional = EVENT_ARGUMENTS[event]

@@ -1,24 +1,7 @@
-"""The worker side of background handlers: the :data:`deliver` task.
+"""The worker side of background entries: the ``deliver`` task, which trusts nothing it reads.
 
-A worker trusts nothing it reads from the queue. :func:`deliver`:
-
-1. opens the signed message (:mod:`regstack_django.envelope`): a tampered or
-   unsigned argument fails the task;
-2. looks the handler up among the *background entries of that event in this
-   worker's own* ``REGSTACK_HOOKS``: a dotted path that is not one is never
-   imported, let alone run;
-3. decodes the payload strictly (:func:`regstack_django.serialize.decode`):
-   an unknown version, a missing or extra key, an argument the event does not
-   carry fails the task;
-4. for a durable entry, skips a delivery whose outbox row is already marked
-   delivered (a redelivery that lost the race), runs the handler, and only
-   then marks the row delivered; a failure is written to the row (type and
-   message, argument values redacted) and fails the task.
-
-Every refusal raises :class:`UntrustedTask` (or :class:`PayloadError`) inside
-the task, so the backend records a failed task and the worker goes on.
-The handler is called like a receiver: ``handler(signal=<the event's
-Signal>, sender=<dotted class name>, event_id=<UUID>, **kwargs)``.
+Its dotted path, ``regstack_django.worker.deliver``, is stored in every queued task
+(docs/background.md, "What the worker refuses").
 """
 
 from __future__ import annotations
@@ -32,7 +15,7 @@ from asgiref.sync import async_to_sync
 from django.core.signals import setting_changed
 
 from regstack_django.background import outbox
-from regstack_django.background.tasks_compat import tasks_module
+from regstack_django.background.tasks_compat import as_task
 from regstack_django.envelope import UntrustedMessage, open_envelope
 from regstack_django.hooks.entries import HandlerSpec, parse_hooks_setting
 from regstack_django.serialize import decode
@@ -45,7 +28,7 @@ class UntrustedTask(UntrustedMessage):
 
 @cache
 def background_entries() -> dict[tuple[str, str], HandlerSpec]:
-    """``(event, dotted path) -> spec`` for every valid background entry in settings."""
+    """Return ``(event, dotted path) -> spec`` for every valid background entry in settings."""
     return {(s.event, s.path): s for s in parse_hooks_setting().specs if s.background}
 
 
@@ -57,8 +40,8 @@ def _forget_entries(*, setting: str, **kwargs: Any) -> None:
 setting_changed.connect(_forget_entries, weak=False, dispatch_uid="regstack_django.worker")
 
 
-def the_entry(event: object, handler: str) -> HandlerSpec:
-    """The configured background entry ``handler`` of ``event``, or :class:`UntrustedTask`."""
+def configured_entry(event: object, handler: str) -> HandlerSpec:
+    """Return the background entry ``handler`` of ``event`` in settings, or raise UntrustedTask."""
     spec = background_entries().get((event, handler)) if isinstance(event, str) else None
     if spec is None:
         raise UntrustedTask(
@@ -70,7 +53,7 @@ def the_entry(event: object, handler: str) -> HandlerSpec:
 
 
 def _message(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> object:
-    """The one task argument; any other shape is refused inside the task."""
+    """Return the one task argument; refuse any other shape."""
     if len(args) == 1 and not kwargs:
         return args[0]
     if not args and set(kwargs) == {"message"}:
@@ -86,16 +69,19 @@ def _message(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> object:
     )
 
 
+# A Task where a Tasks framework is installed: workers import the stored path and
+# require a Task there, so the name itself must be the Task (``deliver.func`` is the
+# function). Without a framework it stays the function, and E010 refuses every
+# background entry.
+@as_task
 def deliver(*args: Any, **kwargs: Any) -> None:
-    """Worker side: verify, then call the configured handler (raises on any failure).
+    """Open one signed message and call the configured handler it names; raise on any failure.
 
-    Takes ``*args, **kwargs`` on purpose: a malformed task row still reaches
-    this function, which refuses it with a clear error instead of a bare
-    ``TypeError`` from the backend. Decorated as a task below under its own
-    name: workers find a task by the function's dotted path.
+    Takes ``*args, **kwargs`` so that a malformed task still arrives here and is
+    refused with a clear error, not a bare ``TypeError`` from the backend.
     """
     handler, durable, payload = open_envelope(_message(args, kwargs))
-    spec = the_entry(payload.get("event") if isinstance(payload, Mapping) else None, handler)
+    spec = configured_entry(payload.get("event") if isinstance(payload, Mapping) else None, handler)
     event, event_id, sender, arguments = decode(payload, include_secrets=spec.include_secrets)
     the_id = uuid.UUID(event_id) if event_id is not None else None
     if durable and the_id is not None and not outbox.begin_delivery(the_id, handler):
@@ -110,8 +96,3 @@ def deliver(*args: Any, **kwargs: Any) -> None:
         raise
     if durable and the_id is not None:
         outbox.mark_delivered(the_id, handler)
-
-
-_tasks = tasks_module()
-if _tasks is not None:  # else background entries are refused at start-up (E010)
-    deliver = _tasks.task(deliver)

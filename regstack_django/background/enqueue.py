@@ -1,30 +1,7 @@
-"""Background handlers, fire side: enqueue one Django task per event and entry.
+"""The fire side of background entries: one signed task (or outbox row) per event and entry.
 
-A ``REGSTACK_HOOKS`` entry with ``"background": True`` is connected as the
-async receiver :func:`background_receiver` builds. Each fire encodes the
-kwargs (:mod:`regstack_django.serialize`, with the fire's ``event_id``: one
-per fire, shared by its entries, :mod:`regstack_django.event_ids`), signs
-them (:mod:`regstack_django.envelope`) and then, depending on where it runs:
-
-* **durable** (``"durable": True``): inserts an outbox row
-  (:mod:`regstack_django.outbox`). Inside the caller's ``transaction.atomic()``
-  the row is part of that transaction (committed or rolled back with it);
-  otherwise it is written in autocommit. ``manage.py regstack_relay`` then
-  hands it to the Tasks backend, and redelivers what no worker finished.
-* **not durable**: enqueues :data:`~regstack_django.worker.deliver` through
-  the entry's Tasks backend; inside ``atomic()`` with ``on_commit`` (the
-  default) on commit, registered ``robust`` and with our own catch, so a
-  broker that refuses never breaks the caller nor skips its other callbacks.
-
-Where the work runs: from a Django request or below ``fire_sync``
-(:func:`regstack_django.threads.caller_thread_context` is true) one
-thread-sensitive hop to the caller's thread, the only place its open
-transaction can be seen. From regstack's own routes (a plain event loop, no
-transaction possible) the write or enqueue runs on the bridge's own small
-executor, never on asgiref's process-wide thread nor behind receivers. A
-broker call never waits longer than ``REGSTACK_HOOKS_ENQUEUE_TIMEOUT``: past
-it the receiver fails with :class:`EnqueueTimeout` (one ERROR naming the event
-and the handler) and the request goes on.
+The broker call runs in the caller's thread (to see its transaction) or on a small
+executor of our own, and never waits past ``REGSTACK_HOOKS_ENQUEUE_TIMEOUT``.
 """
 
 from __future__ import annotations
@@ -50,11 +27,9 @@ from regstack_django.pool.threads import caller_thread_context
 from regstack_django.serialize import encode
 from regstack_django.worker import deliver
 
-__all__ = ["background_receiver", "deliver", "task_with_options"]
+__all__ = ["background_receiver", "task_with_options"]
 
-#: Threads of the bridge's own enqueue executor (broker calls and outbox writes
-#: from regstack's routes). A frozen broker can hold them all; fires then wait
-#: only up to their budget and fail, never longer.
+#: A frozen broker can hold all of them; fires then still fail at their budget.
 ENQUEUE_THREADS: Final = 4
 
 
@@ -63,7 +38,7 @@ _executor: concurrent.futures.ThreadPoolExecutor | None = None
 
 
 def enqueue_executor() -> concurrent.futures.ThreadPoolExecutor:
-    """The bridge's own small pool for enqueues (created on first use)."""
+    """Return the bridge's own small pool for enqueues (created on first use)."""
     global _executor
     if _executor is None:
         with _executor_lock:
@@ -75,7 +50,7 @@ def enqueue_executor() -> concurrent.futures.ThreadPoolExecutor:
 
 
 def _in_own_thread(work: Callable[[], None]) -> None:
-    """``work`` on an enqueue thread, with its connections kept fresh as a request would."""
+    """Run ``work``, keeping the thread's connections fresh as a request would."""
     close_old_connections()
     try:
         work()
@@ -89,14 +64,13 @@ def _submit(work: Callable[[], None]) -> concurrent.futures.Future[None]:
 
 
 def task_with_options(options: Mapping[str, Any]) -> Any:
-    """:data:`deliver` with an entry's Tasks options; the backend validates them."""
+    """Return the ``deliver`` task with an entry's Tasks options; the backend validates them."""
     chosen = chosen_options(options)
-    task: Any = deliver  # a Task once decorated; mypy sees the function
-    return task.using(**chosen) if chosen else task
+    return deliver.using(**chosen) if chosen else deliver
 
 
-class _Delivery:
-    """One entry's way of handing over a signed message (built once per entry)."""
+class _Handover:
+    """How one entry hands a signed message to its backend or the outbox (built once)."""
 
     def __init__(self, spec: HandlerSpec) -> None:
         self.spec = spec
@@ -116,21 +90,18 @@ class _Delivery:
             f"{self.budget:g}s ({ENQUEUE_TIMEOUT_SETTING}); {outcome}."
         )
 
-    # -- work done in some thread ------------------------------------------------------------
-
     def write(self, event_id: str, message: str) -> None:
         outbox.write(self.event, self.path, event_id, message)
 
     def enqueue(self, message: str, backend: Any = None) -> None:
-        """Enqueue through ``backend``: the caller's backend object, looked up in its thread.
+        """Enqueue through ``backend``, the caller's own object when on another thread.
 
-        Django holds Tasks backends per thread/context, so an enqueue thread
-        must be handed the caller's object to enqueue where the caller would.
+        Django holds Tasks backends per thread, so an enqueue thread is handed the caller's.
         """
         (backend or self.task.get_backend()).enqueue(self.task, (message,), {})
 
     def enqueue_within_budget(self, message: str) -> None:
-        """From a sync thread: the broker call on an enqueue thread, waited for ≤ budget."""
+        """Enqueue on an enqueue thread and wait for it at most the budget."""
         backend = self.task.get_backend()
         future = _submit(functools.partial(self.enqueue, message, backend))
         try:
@@ -140,7 +111,7 @@ class _Delivery:
             raise self.timeout() from None
 
     def on_commit(self, message: str) -> None:
-        """The on-commit callback: never raises (one ERROR instead)."""
+        """Enqueue after the commit; log one ERROR instead of raising."""
         try:
             self.enqueue_within_budget(message)
         except Exception:
@@ -152,21 +123,19 @@ class _Delivery:
             )
 
     def in_caller_thread(self, event_id: str, message: str) -> None:
-        """In the caller's thread, where its ``atomic()`` (if any) is open."""
+        """Write or enqueue in the caller's thread, where its ``atomic()`` (if any) is open."""
         in_atomic = transaction.get_connection().in_atomic_block
         if self.spec.durable:
-            self.write(event_id, message)  # part of the caller's transaction, if any
+            self.write(event_id, message)
         elif in_atomic and self.spec.on_commit:
             transaction.on_commit(functools.partial(self.on_commit, message), robust=True)
         elif in_atomic:
-            self.enqueue(message)  # on_commit=False: inside the transaction, as asked
+            self.enqueue(message)
         else:
             self.enqueue_within_budget(message)
 
-    # -- from async code ---------------------------------------------------------------------
-
     async def on_own_thread(self, event_id: str, message: str) -> None:
-        """From regstack's routes: no transaction can be open; our executor, ≤ budget."""
+        """Write or enqueue on our executor (regstack's routes: no transaction is open)."""
         work = (
             functools.partial(self.write, event_id, message)
             if self.spec.durable
@@ -180,20 +149,20 @@ class _Delivery:
 
 
 def background_receiver(spec: HandlerSpec) -> Callable[..., Any]:
-    """The receiver that enqueues ``spec``'s handler instead of running it."""
-    delivery = _Delivery(spec)
-    hop = sync_to_async(delivery.in_caller_thread, thread_sensitive=True)
+    """Return the receiver that enqueues ``spec``'s handler instead of running it."""
+    handover = _Handover(spec)
+    in_caller_thread = sync_to_async(handover.in_caller_thread, thread_sensitive=True)
 
     async def receiver(signal: object, sender: object, **kwargs: Any) -> None:
-        event_id = event_ids.current()  # one per fire, shared by its background entries
+        event_id = event_ids.current()
         payload = encode(
             spec.event, sender, kwargs, include_secrets=spec.include_secrets, event_id=event_id
         )
         message = seal(spec.path, spec.durable, payload)
         if caller_thread_context():
-            await hop(event_id, message)
+            await in_caller_thread(event_id, message)
         else:
-            await delivery.on_own_thread(event_id, message)
+            await handover.on_own_thread(event_id, message)
 
     setattr(receiver, NAME_ATTRIBUTE, spec.path)
     return receiver

@@ -1,10 +1,6 @@
-"""Row operations on the outbox (:class:`~regstack_django.models.OutboxEvent`).
+"""Row operations on the outbox table, for the fire, the worker and the relay.
 
-Small and synchronous on purpose: the fire side calls :func:`write` in the
-caller's thread (inside its transaction) or on the bridge's enqueue thread,
-the worker calls :func:`begin_delivery` / :func:`mark_delivered` /
-:func:`record_failure`, and the relay (:mod:`regstack_django.relay`) claims
-and reschedules rows. All of it goes through the ``default`` database.
+Small and synchronous: the fire writes in the caller's transaction; all of it uses ``default``.
 """
 
 from __future__ import annotations
@@ -30,18 +26,17 @@ ERROR_LENGTH = 1000
 
 
 def write(event: str, handler: str, event_id: str, message: str) -> None:
-    """Insert one due row (in the current transaction, if the caller has one)."""
+    """Insert one due row (in the caller's transaction, if it has one)."""
     OutboxEvent.objects.create(
         event_id=uuid.UUID(event_id), event=event, handler=handler, message=message
     )
 
 
 def begin_delivery(event_id: uuid.UUID, handler: str) -> bool:
-    """Whether a worker should run this delivery: its row exists and is not delivered.
+    """Return whether to run this delivery (its row is there, undelivered); restart its lease.
 
-    Also restarts the row's lease from now, so the relay counts it from the
-    start of the run, not from the hand-out: a handler that starts late (a
-    lagging queue) is not handed out again while it runs.
+    The lease counts from the start of the run, so a handler that starts late
+    (a lagging queue) is not handed out again while it runs.
     """
     lease = datetime.timedelta(seconds=conf.seconds(OUTBOX_LEASE_SETTING))
     started = OutboxEvent.objects.filter(
@@ -51,13 +46,14 @@ def begin_delivery(event_id: uuid.UUID, handler: str) -> bool:
 
 
 def mark_delivered(event_id: uuid.UUID, handler: str) -> None:
+    """Mark the row delivered and clear its last error."""
     OutboxEvent.objects.filter(event_id=event_id, handler=handler).update(
         delivered_at=timezone.now(), last_error=""
     )
 
 
 def backoff(attempts: int) -> datetime.timedelta:
-    """The wait before try ``attempts + 1``: doubling from the first delay, capped."""
+    """Return the wait before try ``attempts + 1``: doubling from the first delay, capped."""
     first = conf.seconds(OUTBOX_BACKOFF_SETTING)
     cap = conf.seconds(OUTBOX_BACKOFF_MAX_SETTING)
     return datetime.timedelta(seconds=min(cap, first * 2 ** min(max(attempts - 1, 0), 32)))
@@ -66,7 +62,7 @@ def backoff(attempts: int) -> datetime.timedelta:
 def record_failure(
     event_id: uuid.UUID, handler: str, exc: BaseException, arguments: Mapping[str, Any]
 ) -> None:
-    """The handler failed in a worker: keep the reason, and retry after the backoff."""
+    """Keep a worker's failure on the row (redacted) and make it due after the backoff."""
     row = OutboxEvent.objects.filter(event_id=event_id, handler=handler).first()
     if row is None:
         return
@@ -77,7 +73,7 @@ def record_failure(
 
 
 def safe_error(exc: BaseException, arguments: Mapping[str, Any] | None = None) -> str:
-    """``module.Type: message`` with every argument value of the event redacted."""
+    """Return ``module.Type: message`` with every argument value of the event redacted."""
     text = f"{type(exc).__module__}.{type(exc).__qualname__}: {exc}"
     for value in sorted(_values(arguments or {}), key=len, reverse=True):
         text = text.replace(value, REDACTED)
@@ -85,7 +81,7 @@ def safe_error(exc: BaseException, arguments: Mapping[str, Any] | None = None) -
 
 
 def _values(value: object) -> set[str]:
-    """Every string (and number) inside the arguments, as text, worth redacting."""
+    """Return every string (and number) inside the arguments, as text, worth redacting."""
     if isinstance(value, Mapping):
         return set().union(*(_values(v) for v in value.values())) if value else set()
     if isinstance(value, list | tuple):

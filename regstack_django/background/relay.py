@@ -1,26 +1,6 @@
 """The relay: hand due outbox rows to their Tasks backend, lease them, redeliver.
 
-One pass (:func:`relay_pass`):
-
-1. takes up to ``batch`` rows that are not delivered and due
-   (``available_at <= now``: new rows, rows whose lease ran out, rows whose
-   backoff is over), oldest first;
-2. claims each by moving ``available_at`` to ``now + lease`` and counting the
-   attempt, in one conditional UPDATE (two relays never hand out the same row
-   in one pass); the lease is ``REGSTACK_OUTBOX_LEASE`` for the first hand-out
-   and doubles with each one after it (:func:`lease_for`), and the worker
-   restarts it when it starts the delivery;
-3. checks the row's signature and that it still names a background entry in
-   these settings, and enqueues :data:`~regstack_django.worker.deliver` with
-   the entry's Tasks options. If the broker refuses, the row is due again
-   after a doubling backoff (``REGSTACK_OUTBOX_BACKOFF`` ..
-   ``REGSTACK_OUTBOX_BACKOFF_MAX``), with the error kept in ``last_error``.
-
-The row is marked delivered by the worker when the handler has finished, so a
-worker killed mid-task, a SIGTERM at any moment or a message the broker lost
-all end the same way: the lease runs out and the next pass hands the row out
-again, with the same ``event_id``. Delivered rows older than
-``REGSTACK_OUTBOX_RETENTION`` are pruned (:func:`prune`).
+docs/background.md ("Durable delivery") gives the algorithm: claim, lease, enqueue, backoff, prune.
 """
 
 from __future__ import annotations
@@ -46,7 +26,7 @@ BATCH = 100
 
 @dataclass
 class PassResult:
-    """What one pass did."""
+    """What one pass did: rows due, handed out and failed."""
 
     handed_out: int = 0
     failed: int = 0
@@ -73,17 +53,15 @@ LEASE_GROWTH_CAP = 32
 
 
 def lease_for(lease: float, attempts: int) -> datetime.timedelta:
-    """The lease of hand-out ``attempts + 1``: ``lease``, then doubling, capped.
+    """Return the lease of hand-out ``attempts + 1``: ``lease``, then doubling, capped.
 
-    A row whose earlier message still waits in a lagging queue (a worker outage
-    longer than the lease) is handed out again log-many times, not once per
-    lease: the queue does not fill with copies while the workers are away.
+    A worker outage of *n* leases re-enqueues a row about log2 *n* times, not *n*.
     """
     return datetime.timedelta(seconds=lease * min(2**attempts, LEASE_GROWTH_CAP))
 
 
 def relay_pass(batch: int = BATCH, stop: Any = None) -> PassResult:
-    """Hand out up to ``batch`` due rows (see the module docstring)."""
+    """Claim up to ``batch`` due rows and enqueue each; back off the ones the broker refuses."""
     now = timezone.now()
     lease = conf.seconds(OUTBOX_LEASE_SETTING)
     rows = list(
@@ -124,7 +102,7 @@ def relay_pass(batch: int = BATCH, stop: Any = None) -> PassResult:
 
 
 def prune() -> int:
-    """Delete delivered rows older than ``REGSTACK_OUTBOX_RETENTION``; how many."""
+    """Delete delivered rows older than ``REGSTACK_OUTBOX_RETENTION``; return how many."""
     cutoff = timezone.now() - datetime.timedelta(seconds=conf.seconds(OUTBOX_RETENTION_SETTING))
     deleted, _ = OutboxEvent.objects.filter(delivered_at__lt=cutoff).delete()
     return deleted

@@ -1,25 +1,7 @@
-"""Test helpers: see which regstack events fired, and keep receivers out of a test.
+"""Test helpers: record which regstack events fired, and keep receivers out of a test.
 
-Tests of a project that embeds regstack want two things the signals alone do
-not give: a record of what fired (to assert on it) and a way to stop the
-project's receivers (e-mail, webhooks, a broken one) from running during a
-test. Both hook into :data:`regstack_django.registry.fire_observers`, which
-every ``HookRegistry.fire`` / ``fire_sync`` consults before dispatching, so
-they see events from :func:`regstack_django.get_registry` and from a real
-regstack bridged with :func:`regstack_django.attach` alike::
-
-    from regstack_django.testing import capture_events, muted
-
-    def test_signup_sends_verification(client):
-        with capture_events("verification_requested") as captured, muted():
-            client.post(...)  # or an httpx call into the regstack FastAPI app
-        (record,) = captured
-        assert record.kwargs["email"] == "alice@example.com"
-        assert captured.events == ["verification_requested"]
-
-The pytest plugin (:mod:`regstack_django.testing.plugin`, registered through
-the ``pytest11`` entry point) offers the same as the fixtures
-``regstack_events`` and ``regstack_fail_loud``.
+Both observe every fire through :data:`regstack_django.registry.fire_observers`
+(README, "Testing your receivers").
 """
 
 from __future__ import annotations
@@ -42,10 +24,7 @@ _observers_lock = threading.Lock()
 
 @dataclass(frozen=True, slots=True)
 class CapturedEvent:
-    """One fire of one event: its name, its ``sender`` and a copy of its kwargs.
-
-    ``kwargs`` are exactly what regstack passed (no ``signal``, no ``sender``).
-    """
+    """One fire of one event: its name, its ``sender`` and a copy of its kwargs (as passed)."""
 
     event: str
     sender: object
@@ -61,15 +40,14 @@ class CapturedEvents(list[CapturedEvent]):
         return [record.event for record in list(self)]
 
     def of(self, event: str) -> list[CapturedEvent]:
-        """The records of ``event`` only, in firing order."""
+        """Return the records of ``event`` only, in firing order."""
         return [record for record in list(self) if record.event == event]
 
 
 def _names(events: tuple[str, ...], helper: str, custom: bool) -> frozenset[str] | None:
-    """The event names to act on, or ``None`` for all of them.
+    """Return the event names to act on (``None``: all); refuse unknown ones unless ``custom``.
 
-    A name regstack does not fire is refused (a typo would capture or mute
-    nothing, silently) unless ``custom`` says it is one the project fires.
+    A typo would otherwise capture or mute nothing, silently.
     """
     for event in events:
         if not isinstance(event, str) or not event:
@@ -100,15 +78,10 @@ def _observing(observer: Any) -> Iterator[None]:
 
 @contextmanager
 def capture_events(*events: str, custom: bool = False) -> Iterator[CapturedEvents]:
-    """Record every fire of ``events`` (of every event if none is named).
+    """Record every fire of ``events`` (of every event if none is named) for the block.
 
-    A name that is not one of regstack's 20 events is a ``ValueError`` with a
-    "did you mean", unless ``custom=True`` (events the project fires itself).
-
-    Works for ``fire`` and ``fire_sync``, from any thread, whether or not a
-    receiver is connected and also while the event is :func:`muted`. The
-    ``with`` statement binds a :class:`CapturedEvents` list that fills as
-    events fire; it stops filling when the block ends (even on an exception).
+    An unknown name is a ``ValueError`` with a "did you mean", unless ``custom=True``.
+    Sees ``fire`` and ``fire_sync`` from any thread, also while :func:`muted`.
     """
     wanted = _names(events, "capture_events", custom)
     captured = CapturedEvents()
@@ -129,13 +102,8 @@ def capture_events(*events: str, custom: bool = False) -> Iterator[CapturedEvent
 def muted(*events: str, custom: bool = False) -> Iterator[None]:
     """Keep ``events`` (every event if none is named) from reaching any receiver.
 
-    Unknown names are refused as by :func:`capture_events` (``custom=True``
-    allows them).
-
-    Receivers named in ``REGSTACK_HOOKS``, ``@receiver`` functions and
-    ``HookRegistry.on`` handlers are all skipped: the fire returns before
-    dispatch. An enclosing (or nested) :func:`capture_events` still records
-    the muted fires.
+    The fire returns before dispatch; :func:`capture_events` still records it.
+    Unknown names are refused as by :func:`capture_events`.
     """
     wanted = _names(events, "muted", custom)
 

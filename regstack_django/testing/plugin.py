@@ -1,37 +1,7 @@
-"""pytest fixtures for projects that use regstack_django.
+"""pytest fixtures for projects that use regstack_django (the ``pytest11`` entry point).
 
-Loaded by pytest through the ``pytest11`` entry point ``regstack_django``, so
-installing the package is enough. pytest imports this module before
-pytest-django has configured settings, so nothing that needs Django settings
-is imported here at import time: each fixture imports what it uses.
-
-``regstack_events``
-    A :class:`regstack_django.testing.CapturedEvents` list recording every
-    regstack event fired during the test.
-``regstack_fail_loud``
-    ``REGSTACK_HOOKS_RAISE_ERRORS = True`` for the test: a receiver that
-    raises makes the fire raise an ``ExceptionGroup`` naming it, so the test
-    fails instead of passing over a logged error.
-``regstack_client``
-    An ``httpx.AsyncClient`` (``base_url="http://testserver"``) on the whole
-    site, :func:`regstack_django.asgi.get_asgi_application`'s routing, with
-    its lifespan run (regstack's schema installed), serving
-    ``regstack_instance``. Drives regstack's real routes: register, verify,
-    log in, then assert on what the receivers wrote. An async fixture
-    (pytest-asyncio, or anyio).
-``regstack_instance``
-    The RegStack ``regstack_client`` serves: built fresh for the test from the
-    settings (``REGSTACK``, or a ``REGSTACK_INSTANCE`` callable that accepts
-    ``database_url``) on ``regstack_database_url``, attached, and what
-    :func:`regstack_django.get_regstack` returns during the test. Override
-    it to build your own.
-``regstack_database_url``
-    A new SQLite file in the test's ``tmp_path``: each test has its own
-    regstack database, never the development one.
-
-Receivers run outside the test's database transaction (regstack's routes
-hop to a worker thread with its own connection): use pytest-django's
-``transactional_db`` to assert on the rows they write.
+pytest imports this module before pytest-django configures settings: each fixture
+imports what needs them. The fixtures are listed in README, "Testing your receivers".
 """
 
 from __future__ import annotations
@@ -90,7 +60,7 @@ def regstack_instance(regstack_database_url: str) -> Iterator[Any]:
 
 @async_fixture
 async def regstack_client(regstack_instance: Any) -> AsyncIterator[httpx.AsyncClient]:
-    """An async HTTP client on the whole site, lifespan run, serving ``regstack_instance``."""
+    """An ``httpx.AsyncClient`` on the whole site (``http://testserver``, lifespan run)."""
     import httpx
     from django.core.handlers.asgi import ASGIHandler
 

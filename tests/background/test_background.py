@@ -21,7 +21,6 @@ from django.db import transaction
 from django.test import override_settings
 
 from regstack_django import HookRegistry, signals
-from regstack_django.background.enqueue import deliver
 from regstack_django.background.tasks_compat import tasks_module
 from regstack_django.envelope import open_envelope, seal
 from regstack_django.events import EVENT_ARGUMENTS
@@ -33,6 +32,7 @@ from regstack_django.serialize import (
     encode,
 )
 from regstack_django.testing import capture_events
+from regstack_django.worker import deliver
 from tests import hooks
 from tests.utils import bridge_errors, connected
 

@@ -168,21 +168,22 @@ def test_enqueues_do_not_wait_behind_a_slow_sync_receiver(
     def slow(sender: object, **kwargs: Any) -> None:
         release.wait(5)
 
-    from regstack_django.background import enqueue
+    from regstack_django.background.tasks_compat import tasks_module
 
-    real = enqueue._Delivery.enqueue
+    backend_class = type(tasks_module().task_backends["default"])  # type: ignore[union-attr]
+    real = backend_class.enqueue
 
-    def spy(self: Any, *args: Any) -> None:
+    def spy(self: Any, *args: Any) -> Any:
         enqueued_at.append(time.monotonic())
         release.set()
-        real(self, *args)
+        return real(self, *args)
 
     with (
         override_settings(REGSTACK_HOOKS=HOOKS),
         connected(signals.user_registered, slow),
         pytest.MonkeyPatch.context() as patch,
     ):
-        patch.setattr(enqueue._Delivery, "enqueue", spy)
+        patch.setattr(backend_class, "enqueue", spy)
 
         def route() -> None:
             asyncio.run(registry.fire("user_registered", user=user()))

@@ -18,6 +18,7 @@ from uvicorn.logging import AccessFormatter
 from regstack_django import HookRegistry
 from regstack_django.logging import SecretsFilter, scrub
 from regstack_django.redaction import RedactedError
+from regstack_django.secrets import SECRET_QUERY_KEYS
 
 TOKEN = "Kq3vT0kXb1n8Y2pZ5wD7hF9jL4mR6sU0aC2eG4iK6oQ"  # token_urlsafe(32)-shaped
 LINK = f"http://127.0.0.1:8000/verify?token={TOKEN}"
@@ -199,6 +200,37 @@ def test_ordinary_text_is_left_alone(text: str) -> None:
 )
 def test_what_is_scrubbed(text: str, expected: str) -> None:
     assert scrub(text) == expected
+
+
+@pytest.mark.parametrize("key", SECRET_QUERY_KEYS)
+def test_every_secret_query_key_is_scrubbed(key: str) -> None:
+    assert scrub(f"GET /cb?{key}=abcdefghijkl HTTP/1.1") == f"GET /cb?{key}=[REDACTED] HTTP/1.1"
+    assert scrub(f'{{"{key}": "abcdefghijkl"}}') == f'{{"{key}": "[REDACTED]"}}'
+
+
+def test_a_token_fired_after_the_last_record_is_scrubbed_in_the_next(
+    registry: HookRegistry,
+) -> None:
+    def fire(token: str) -> None:
+        registry.fire_sync(
+            "password_reset_requested",
+            email="a@example.com",
+            url=f"https://app.example.com/reset/{token}",
+            url_without_token="https://app.example.com/reset/[REDACTED]",
+        )
+
+    first, second = (
+        "Qw8eR7tY6uI5oP4aS3dF2gH1jK0lZ9xC8vB7nM6qW5e",
+        "Lm3nB4vC5xZ6aS7dF8gH9jK0qW1eR2tY3uI4oP5aS6d",
+    )
+    with filtered("tests.somelib") as out:
+        fire(first)
+        logging.getLogger("tests.somelib").info("path /reset/%s", first)
+        fire(second)
+        logging.getLogger("tests.somelib").info("path /reset/%s", second)
+    assert first not in out.getvalue()
+    assert second not in out.getvalue()
+    assert out.getvalue().count("[REDACTED]") == 2
 
 
 def test_a_token_the_bridge_fired_is_scrubbed_wherever_it_shows(registry: HookRegistry) -> None:
