@@ -147,7 +147,9 @@ def test_every_public_path_imports(module: str) -> None:
 
 @pytest.mark.parametrize(("module", "name"), sorted(DEFINED_IN))
 def test_stored_paths_keep_their_defining_module(module: str, name: str) -> None:
-    assert getattr(importlib.import_module(module), name).__module__ == module
+    found = getattr(importlib.import_module(module), name)
+    # worker.deliver is a Task where a Tasks framework is installed: its function is defined there.
+    assert getattr(found, "func", found).__module__ == module
 
 
 def test_the_signing_salt_is_not_a_module_path_to_rewrite() -> None:
