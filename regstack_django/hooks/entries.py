@@ -26,7 +26,6 @@ from regstack_django.checks import messages
 from regstack_django.checks.messages import E011_REFUSED_OPTION, E011_UNKNOWN_ALIAS, problem
 from regstack_django.conf import HOOKS_SETTING, RAISE_ERRORS_SETTING, conf
 from regstack_django.events import EVENT_ARGUMENTS, KNOWN_EVENTS
-from regstack_django.pool import workers
 
 #: The largest ``timeout`` accepted: a day. Beyond it a timeout means nothing,
 #: and a huge value (``10**400``) would fail every fire with ``OverflowError``.
@@ -105,7 +104,6 @@ def parse_hooks_setting() -> ParsedHooks:
         parsed.problems.append(
             problem(messages.E012, f"{RAISE_ERRORS_SETTING} must be a bool, not {raise_errors!r}.")
         )
-    parsed.problems.extend(workers.setting_problems())
     raw = conf.REGSTACK_HOOKS
     if not isinstance(raw, Mapping):
         parsed.problems.append(
