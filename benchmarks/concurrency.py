@@ -536,7 +536,7 @@ def main(argv: list[str] | None = None) -> int:
     delays = tuple(float(d) for d in args.delays.split(","))
 
     setup_django(database=True, settings=SETTINGS)
-    from regstack_django.pool.workers import get_pool
+    from regstack_django.pool.process import get_pool
 
     workers = get_pool().size
     started = time.perf_counter()

@@ -24,11 +24,11 @@ class RegstackDjangoConfig(AppConfig):
         """Safe to run more than once: nothing is built or connected twice."""
         from regstack_django.checks.registered import (
             check_hooks_setting,
+            check_pool_settings,
             check_receivers,
             check_regstack_settings,
             check_seconds_settings,
         )
-        from regstack_django.hooks import wiring
 
         if not hasattr(self, "registry"):
             self.registry = HookRegistry()
@@ -36,10 +36,11 @@ class RegstackDjangoConfig(AppConfig):
         checks.register(check_regstack_settings)
         checks.register(check_receivers)
         checks.register(check_seconds_settings)
+        checks.register(check_pool_settings)
         # weak=False: a weak connect adds a finalizer on every call, even a repeat.
         setting_changed.connect(_rewire, weak=False, dispatch_uid="regstack_django.rewire")
         try:
-            wiring.connect_settings_handlers()
+            _connect_settings_handlers()
         except ImproperlyConfigured:
             if not _running_check_command():
                 raise
@@ -61,6 +62,19 @@ def _rewire(*, setting: str, **kwargs: Any) -> None:
 
         instance.reset()
     if setting in SETTINGS:
-        from regstack_django.hooks import wiring
+        _connect_settings_handlers()
 
+
+def _connect_settings_handlers() -> None:
+    """Connect ``REGSTACK_HOOKS``; refuse its errors and the pool settings' in one message."""
+    from regstack_django.checks.registered import check_pool_settings, settings_errors
+    from regstack_django.hooks import wiring
+
+    bad_pool = bool(check_pool_settings())
+    try:
         wiring.connect_settings_handlers()
+    except ImproperlyConfigured:
+        if not bad_pool:
+            raise
+    if bad_pool:
+        raise ImproperlyConfigured(wiring.invalid_settings_message(settings_errors()))

@@ -8,6 +8,7 @@ receiver in :mod:`regstack_django.apps`, not on every fire.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from django.conf import settings
@@ -28,8 +29,13 @@ OUTBOX_BACKOFF_SETTING = "REGSTACK_OUTBOX_BACKOFF"
 OUTBOX_BACKOFF_MAX_SETTING = "REGSTACK_OUTBOX_BACKOFF_MAX"
 OUTBOX_RETENTION_SETTING = "REGSTACK_OUTBOX_RETENTION"
 
+#: The pool settings' defaults, and the largest pool (E020/E021 report invalid values).
+DEFAULT_WORKERS = 20
+MAX_WORKERS = 1024
+DEFAULT_WORKER_WAIT = 3.0
+
 #: Seconds settings: name -> (default, largest accepted value). Checked by
-#: :mod:`regstack_django.system_checks` (E023 for the enqueue budget, E024 for
+#: :mod:`regstack_django.checks.registered` (E023 for the enqueue budget, E024 for
 #: the outbox), so a typo shows at start-up rather than on the first event.
 SECONDS_SETTINGS: dict[str, tuple[float, float]] = {
     ENQUEUE_TIMEOUT_SETTING: (2.0, 3600.0),
@@ -59,7 +65,7 @@ class Settings:
     def REGSTACK_HOOKS(self) -> Any:  # noqa: N802 - named after the setting
         """``{event: [dotted path | {"handler": path, **options}]}``; default ``{}``.
 
-        Typed ``Any`` because it is user input: :mod:`regstack_django.handlers`
+        Typed ``Any`` because it is user input: :mod:`regstack_django.hooks.entries`
         validates its shape and reports every problem.
         """
         return getattr(settings, HOOKS_SETTING, {})
@@ -73,7 +79,7 @@ class Settings:
     def REGSTACK(self) -> Any:  # noqa: N802
         """Fields of regstack's ``RegStackConfig``; default ``None`` (not configured).
 
-        ``Any`` because :mod:`regstack_django.instance` validates it (with regstack's own
+        ``Any`` because :mod:`regstack_django.hosting.instance` validates it (with regstack's own
         ``RegStackConfig``) and reports every problem.
         """
         return getattr(settings, CONFIG_SETTING, None)
@@ -96,15 +102,24 @@ class Settings:
     def REGSTACK_HOOKS_WORKERS(self) -> Any:  # noqa: N802
         """Worker threads for sync receivers fired outside a Django request; default 20.
 
-        Read once, when :mod:`regstack_django.pool` builds the pool (and again
-        after ``setting_changed``), never per fire.
+        Read when the pool is built (and rebuilt after ``setting_changed``), never per fire.
         """
-        return getattr(settings, WORKERS_SETTING, 20)
+        return getattr(settings, WORKERS_SETTING, DEFAULT_WORKERS)
 
     @property
     def REGSTACK_HOOKS_WORKER_WAIT(self) -> Any:  # noqa: N802
         """Seconds a fire waits for a free worker before failing its receivers; default 3."""
-        return getattr(settings, WORKER_WAIT_SETTING, 3.0)
+        return getattr(settings, WORKER_WAIT_SETTING, DEFAULT_WORKER_WAIT)
+
+    def pool_size(self) -> int:
+        """Return ``REGSTACK_HOOKS_WORKERS``, or its default when invalid (E020 reports it)."""
+        value = self.REGSTACK_HOOKS_WORKERS
+        return value if valid_workers(value) else DEFAULT_WORKERS
+
+    def pool_wait(self) -> float:
+        """Return ``REGSTACK_HOOKS_WORKER_WAIT``, or its default when invalid (E021 reports it)."""
+        value = self.REGSTACK_HOOKS_WORKER_WAIT
+        return float(value) if valid_worker_wait(value) else DEFAULT_WORKER_WAIT
 
     def seconds(self, name: str) -> float:
         """One of :data:`SECONDS_SETTINGS`, or its default when unset or invalid.
@@ -125,6 +140,21 @@ def valid_seconds(value: object, maximum: float) -> bool:
         return 0 < float(value) <= maximum
     except OverflowError:  # an int too large for a float: 10**400
         return False
+
+
+def valid_workers(value: object) -> bool:
+    """Whether ``value`` is a whole number of workers from 1 to :data:`MAX_WORKERS`."""
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_WORKERS
+
+
+def valid_worker_wait(value: object) -> bool:
+    """Whether ``value`` is a finite number of seconds, 0 or more."""
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value >= 0
+    )
 
 
 conf = Settings()

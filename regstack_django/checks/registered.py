@@ -11,7 +11,19 @@ from django.core.checks import CheckMessage
 
 from regstack_django.checks import messages
 from regstack_django.checks.messages import problem
-from regstack_django.conf import ENQUEUE_TIMEOUT_SETTING, SECONDS_SETTINGS, valid_seconds
+from regstack_django.conf import (
+    DEFAULT_WORKER_WAIT,
+    DEFAULT_WORKERS,
+    ENQUEUE_TIMEOUT_SETTING,
+    MAX_WORKERS,
+    SECONDS_SETTINGS,
+    WORKER_WAIT_SETTING,
+    WORKERS_SETTING,
+    conf,
+    valid_seconds,
+    valid_worker_wait,
+    valid_workers,
+)
 from regstack_django.hooks.entries import parse_hooks_setting
 
 
@@ -119,3 +131,40 @@ def check_receivers(
     from regstack_django.checks.receivers import receiver_problems
 
     return receiver_problems()
+
+
+def check_pool_settings(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> Iterable[CheckMessage]:
+    """Report ``REGSTACK_HOOKS_WORKERS`` (E020) and ``REGSTACK_HOOKS_WORKER_WAIT`` (E021)."""
+    if not _includes_this_app(app_configs):
+        return []
+    found = []
+    workers = conf.REGSTACK_HOOKS_WORKERS
+    if not valid_workers(workers):
+        found.append(
+            problem(
+                messages.E020,
+                f"{WORKERS_SETTING} must be a whole number from 1 to {MAX_WORKERS}, "
+                f"not {workers!r}.",
+                setting=WORKERS_SETTING,
+                default=DEFAULT_WORKERS,
+            )
+        )
+    wait = conf.REGSTACK_HOOKS_WORKER_WAIT
+    if not valid_worker_wait(wait):
+        found.append(
+            problem(
+                messages.E021,
+                f"{WORKER_WAIT_SETTING} must be a finite number of seconds, 0 or more, "
+                f"not {wait!r}.",
+                setting=WORKER_WAIT_SETTING,
+                default=DEFAULT_WORKER_WAIT,
+            )
+        )
+    return found
+
+
+def settings_errors() -> list[CheckMessage]:
+    """Return the errors that refuse start-up: the pool settings' and ``REGSTACK_HOOKS``'s."""
+    return [*check_pool_settings(), *parse_hooks_setting().errors]

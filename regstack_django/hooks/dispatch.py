@@ -53,6 +53,7 @@ from regstack_django.failures import (
 )
 from regstack_django.hooks import timeouts
 from regstack_django.pool import workers
+from regstack_django.pool.process import get_pool
 from regstack_django.pool.threads import FireContext, caller_thread_context
 from regstack_django.signals import receiver_failed
 
@@ -216,9 +217,7 @@ async def dispatch_async(
     if not sync_receivers and not async_receivers:
         return failures
     if not caller_thread_context():
-        lease = (workers.current_pool() or workers.get_pool()).lease(
-            event, sync_receivers, bind=bool(sync_receivers)
-        )
+        lease = get_pool().lease(event, sync_receivers, bind=bool(sync_receivers))
         if lease.worker is not None or not sync_receivers or signal is not receiver_failed:
             await _dispatch_pooled(
                 lease, sync_receivers, async_receivers, signal, sender, event, kwargs, failures
@@ -279,9 +278,9 @@ async def _dispatch_pooled(
 
 def _worker_hop(worker: workers.Worker) -> Any:
     """The cached ``sync_to_async`` of the group runner into one worker's thread."""
-    hop = worker.hop
+    hop = worker.sync_to_async
     if hop is None:
-        hop = worker.hop = SyncToAsync(
+        hop = worker.sync_to_async = SyncToAsync(
             _run_sync_group_in_worker, thread_sensitive=False, executor=worker.executor
         )
     return hop
@@ -305,7 +304,7 @@ async def _pooled_sync_group(
                 refused = WorkerUnavailable(f"{receiver_name(receiver)} did not run: {exc}")
                 failures.append(record_failure(event, receiver, refused, kwargs))
             return
-    hop = worker.hop or _worker_hop(worker)
+    hop = worker.sync_to_async or _worker_hop(worker)
     if timeouts.connected_sync_timeouts and any(
         hasattr(r, timeouts.TIMEOUT_ATTRIBUTE) for r in receivers
     ):

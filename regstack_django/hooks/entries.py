@@ -22,7 +22,6 @@ from regstack_django.events import KNOWN_EVENTS
 from regstack_django.hooks.dotted_paths import import_target
 from regstack_django.hooks.options import applicability_problems, type_problems
 from regstack_django.hooks.signatures import signature_problem
-from regstack_django.pool import workers
 
 
 @dataclass(frozen=True)
@@ -76,7 +75,6 @@ def parse_hooks_setting() -> ParsedHooks:
         parsed.problems.append(
             problem(messages.E012, f"{RAISE_ERRORS_SETTING} must be a bool, not {raise_errors!r}.")
         )
-    parsed.problems.extend(workers.setting_problems())
     raw = conf.REGSTACK_HOOKS
     if not isinstance(raw, Mapping):
         parsed.problems.append(

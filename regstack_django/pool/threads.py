@@ -1,52 +1,63 @@
-"""Where a thread-sensitive hop from the current async code would land.
+"""A pooled fire's asgiref context, and every private asyncio, threading and asgiref access.
 
-Django's ``ASGIHandler`` opens an asgiref ``ThreadSensitiveContext`` per
-request, and ``async_to_sync`` remembers the sync thread that called it; a
-thread-sensitive ``sync_to_async`` call then runs in *that* thread, where the
-caller's transaction (if any) is open. regstack's FastAPI routes have neither:
-there such a call would land on asgiref's one process-wide thread, so the
-dispatch loop gives each of those fires a :class:`FireContext` of its own,
-whose executor is the fire's lease on the bridge's worker pool.
+The private ones buy speed or a shutdown order the public APIs do not give; asgiref is
+pinned ``<4`` and ``tests/pool/test_threads_contract.py`` pins each one on every leg.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
-from typing import TYPE_CHECKING
+import threading
+from collections.abc import Callable
+from concurrent.futures import Executor, Future
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from asgiref.sync import AsyncToSync, SyncToAsync, ThreadSensitiveContext
 
 if TYPE_CHECKING:
     from regstack_django.pool.workers import Lease
 
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class LeaseExecutor(Executor):
+    """The executor of a pooled fire's context: runs each call on the lease's worker."""
+
+    def __init__(self, lease: Lease) -> None:
+        self.lease = lease
+
+    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        """Run ``fn`` on the lease's worker: the one bound, a free one, or the next freed."""
+        lease = self.lease
+        worker = lease.worker or lease.pool.bind(lease)
+        if worker is not None:
+            return worker.executor.submit(fn, *args, **kwargs)
+        return lease.pool.park(lease, lambda: fn(*args, **kwargs))
+
 
 class FireContext(ThreadSensitiveContext):
-    """The context of one pooled fire: its thread-sensitive calls go to its worker.
+    """Send a pooled fire's thread-sensitive calls to its lease's worker.
 
-    It is asgiref's ``ThreadSensitiveContext(executor=lease)``: while it is
-    entered, every thread-sensitive ``sync_to_async`` of the fire (its async
-    receivers' own calls included) runs on the lease's worker, and a task that
-    outlives the fire gets asgiref's ``RuntimeError`` instead of a stray
-    thread. It is a subclass so that :func:`caller_thread_context` can tell it
-    from a Django request's context (in a worker no caller's transaction is
-    open), and so that entering it costs what a fire can afford: a plain
-    ``with``, doing the part of asgiref's entry that applies here. asgiref
-    also hides an inherited ``AsyncToSync`` executor on entry (three
-    ``asgiref.local.Local`` operations, most of the cost of a fire with only
-    async receivers); a pooled fire has none by definition, since
-    :func:`caller_thread_context` found it unset.
+    asgiref's ``ThreadSensitiveContext(executor=...)``, entered with a plain ``with``
+    and only the part of asgiref's entry that applies: hiding an inherited
+    ``AsyncToSync`` executor (most of the cost of an async-only fire) is skipped,
+    because :func:`caller_thread_context` found none before a fire is pooled. A
+    subclass, so that :func:`caller_thread_context` can tell it from a request's.
     """
 
     def __init__(self, lease: Lease) -> None:
-        super().__init__(executor=lease)
         self.lease = lease
+        self.executor = LeaseExecutor(lease)
+        super().__init__(executor=self.executor)
 
     def __enter__(self) -> FireContext:
         if self.token is not None or self._exited:
             raise RuntimeError("A FireContext is entered once.")
         self.token = SyncToAsync.thread_sensitive_context.set(self)
-        SyncToAsync.context_to_thread_executor[self] = self.lease
+        SyncToAsync.context_to_thread_executor[self] = self.executor
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -58,13 +69,11 @@ class FireContext(ThreadSensitiveContext):
 
 
 def caller_thread_context() -> bool:
-    """Whether this async code runs under a Django request or below a sync caller.
+    """Return whether a thread-sensitive call from here lands in a caller's own thread.
 
-    ``True``: a thread-sensitive hop lands in the request's (or the sync
-    caller's) own thread, so ``transaction.get_connection()`` there sees the
-    caller's ``atomic()``. ``False``: a plain event loop (regstack's routes),
-    or a fire's own :class:`FireContext` on the bridge's pool, where no
-    Django transaction can be open.
+    True under a Django request or below a sync caller (``async_to_sync``), where the
+    caller's ``atomic()`` is visible; False on a plain event loop (regstack's routes)
+    or in a :class:`FireContext`, where no Django transaction can be open.
     """
     context = SyncToAsync.thread_sensitive_context.get(None)
     if context is not None and not isinstance(context, FireContext):
@@ -82,16 +91,12 @@ def caller_thread_context() -> bool:
 
 
 def _sync_caller_executor() -> object | None:
-    """``AsyncToSync.executors.current``, without its cost when nothing was ever set.
+    """Return ``AsyncToSync.executors.current``, at once when nothing was ever set.
 
-    ``executors`` is an ``asgiref.local.Local``: a lookup that misses takes its
-    lock and raises and catches an ``AttributeError`` inside asgiref (about
-    4 µs, half the loop-side cost of a pooled fire with one sync receiver), and
-    a plain event loop always misses. Its data lives in one ``ContextVar``
-    (``Local._storage._data``); while that holds nothing in this context, no
-    attribute of the Local can be set, so the answer is ``None`` at once.
-    Anything else (a value there, or an asgiref whose internals differ) takes
-    asgiref's own lookup, so the result is the same.
+    A missed lookup on that ``asgiref.local.Local`` takes a lock and raises and
+    catches inside asgiref (about 4 µs, half a pooled fire's loop-side cost), and a
+    plain event loop always misses. An empty ``Local._storage._data`` ContextVar
+    means no attribute is set; anything else takes asgiref's own lookup.
     """
     executors = AsyncToSync.executors
     data = getattr(getattr(executors, "__dict__", {}).get("_storage"), "_data", None)
@@ -106,6 +111,23 @@ def running_loop() -> asyncio.AbstractEventLoop | None:
 
 
 def current_fire_lease() -> Lease | None:
-    """The pool lease of the pooled fire this code runs in, if any."""
+    """Return the lease of the pooled fire this code runs in, if any."""
     context = SyncToAsync.thread_sensitive_context.get(None)
     return context.lease if isinstance(context, FireContext) else None
+
+
+def register_exit_hook(hook: Callable[[], None]) -> None:
+    """Run ``hook`` at exit, before Python joins executor threads.
+
+    ``threading._register_atexit`` hooks run before ``concurrent.futures`` joins its
+    threads, so idle workers can still close their own connections; plain ``atexit``
+    runs after those joins and is the fallback.
+    """
+    register = getattr(threading, "_register_atexit", None)
+    if register is not None:
+        with contextlib.suppress(RuntimeError):  # the interpreter is already shutting down
+            register(hook)
+        return
+    import atexit
+
+    atexit.register(hook)

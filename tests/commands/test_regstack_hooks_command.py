@@ -229,3 +229,12 @@ def test_the_command_skips_system_checks_so_it_can_report_them() -> None:
     from regstack_django.management.commands.regstack_hooks import Command
 
     assert Command.requires_system_checks == []
+
+
+def test_a_bad_pool_setting_stops_the_command_as_it_stops_start_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Set without setting_changed, as a settings file would be: start-up refuses it too.
+    monkeypatch.setattr(settings, "REGSTACK_HOOKS_WORKERS", 0)
+    with pytest.raises(CommandError, match=r"REGSTACK_HOOKS_WORKERS must be a whole number"):
+        call_command("regstack_hooks", stdout=io.StringIO())

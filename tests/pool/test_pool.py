@@ -15,21 +15,23 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
-from unittest import mock
 
 import pytest
 from asgiref.sync import ThreadSensitiveContext, async_to_sync, sync_to_async
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
 from django.db import connections
 from django.db.backends.signals import connection_created
 from django.test import override_settings
 
 from regstack_django import HookRegistry, signals
 from regstack_django.checks import messages
-from regstack_django.checks.registered import check_hooks_setting
+from regstack_django.checks.registered import check_pool_settings
 from regstack_django.failures import ReceiverTimeout
-from regstack_django.hooks import timeouts, wiring
-from regstack_django.pool import WorkerUnavailable, workers
+from regstack_django.hooks import timeouts
+from regstack_django.pool import WorkerUnavailable, process
 from regstack_django.pool.threads import caller_thread_context
 from regstack_django.signals import receiver_failed
 from tests import hooks
@@ -456,9 +458,12 @@ async def test_worker_connections_stay_bounded_over_a_long_run(
         finally:
             connection_created.disconnect(note)
         still_open = {id(c) for c in opened if c.connection is not None}
-        current = workers.current_pool()
+        current = process.current_pool()
         assert current is not None
         busy = await asyncio.get_running_loop().run_in_executor(None, current.shutdown)
+        # A shut pool is never handed out again: the next fire builds a new one.
+        assert process.current_pool() is None
+        assert process.get_pool() is not current
     assert await Delivery.objects.acount() == rounds * width
     assert busy == []
     if max_age == 0:
@@ -476,21 +481,24 @@ async def test_worker_connections_stay_bounded_over_a_long_run(
 # -- settings and checks -----------------------------------------------------------------------
 
 
-def problems(**overrides: Any) -> list[tuple[str, str, str]]:
-    with override_settings(**overrides):
-        return [(p.id or "", p.msg, p.hint or "") for p in check_hooks_setting()]
+def problems(monkeypatch: pytest.MonkeyPatch, **values: Any) -> list[tuple[str, str, str]]:
+    # Set without override_settings, which would re-wire and refuse the value on entry.
+    for name, value in values.items():
+        monkeypatch.setattr(settings, name, value, raising=False)
+    return [(p.id or "", p.msg, p.hint or "") for p in check_pool_settings()]
 
 
 @pytest.mark.parametrize("value", [0, -1, True, "4", 2.5, 5000, None])
-def test_a_bad_worker_count_is_E020_naming_setting_and_value(value: Any) -> None:
+def test_a_bad_worker_count_is_E020_naming_setting_and_value(
+    monkeypatch: pytest.MonkeyPatch, value: Any
+) -> None:
     # override_settings rewires, and start-up refuses a bad value with the same words.
     with (
         pytest.raises(ImproperlyConfigured, match="E020"),
         override_settings(REGSTACK_HOOKS_WORKERS=value),
     ):
         pass
-    with mock.patch.object(wiring, "connect_settings_handlers"):
-        [(check_id, msg, hint)] = problems(REGSTACK_HOOKS_WORKERS=value)
+    [(check_id, msg, hint)] = problems(monkeypatch, REGSTACK_HOOKS_WORKERS=value)
     assert check_id == messages.E020
     assert "REGSTACK_HOOKS_WORKERS" in msg
     assert repr(value) in msg
@@ -498,22 +506,53 @@ def test_a_bad_worker_count_is_E020_naming_setting_and_value(value: Any) -> None
 
 
 @pytest.mark.parametrize("value", [-1, "3", math.inf, math.nan, True, None])
-def test_a_bad_worker_wait_is_E021_naming_setting_and_value(value: Any) -> None:
-    with mock.patch.object(wiring, "connect_settings_handlers"):
-        [(check_id, msg, hint)] = problems(REGSTACK_HOOKS_WORKER_WAIT=value)
+def test_a_bad_worker_wait_is_E021_naming_setting_and_value(
+    monkeypatch: pytest.MonkeyPatch, value: Any
+) -> None:
+    with (
+        pytest.raises(ImproperlyConfigured, match="E021"),
+        override_settings(REGSTACK_HOOKS_WORKER_WAIT=value),
+    ):
+        pass
+    [(check_id, msg, hint)] = problems(monkeypatch, REGSTACK_HOOKS_WORKER_WAIT=value)
     assert check_id == messages.E021
     assert "REGSTACK_HOOKS_WORKER_WAIT" in msg
     assert repr(value) in msg
     assert "REGSTACK_HOOKS_WORKER_WAIT = 3.0" in hint
 
 
-def test_good_pool_settings_report_nothing_and_size_the_pool() -> None:
-    with mock.patch.object(wiring, "connect_settings_handlers"):
-        assert problems(REGSTACK_HOOKS_WORKERS=1, REGSTACK_HOOKS_WORKER_WAIT=0) == []
+def test_start_up_refuses_a_bad_pool_and_a_bad_entry_in_one_message() -> None:
+    with (
+        pytest.raises(ImproperlyConfigured) as refused,
+        override_settings(
+            REGSTACK_HOOKS={"user_registered": ["tests.hooks.recrod_sync"]},
+            REGSTACK_HOOKS_WORKERS=0,
+        ),
+    ):
+        pass
+    text = str(refused.value)
+    assert messages.E020 in text
+    assert messages.E004 in text
+
+
+def test_manage_py_check_reports_bad_pool_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(settings, "REGSTACK_HOOKS_WORKERS", 0, raising=False)
+    monkeypatch.setattr(settings, "REGSTACK_HOOKS_WORKER_WAIT", -1, raising=False)
+    with pytest.raises(SystemCheckError) as excinfo:
+        call_command("check")
+    assert messages.E020 in str(excinfo.value)
+    assert messages.E021 in str(excinfo.value)
+
+
+def test_good_pool_settings_report_nothing_and_size_the_pool(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert problems(monkeypatch, REGSTACK_HOOKS_WORKERS=1, REGSTACK_HOOKS_WORKER_WAIT=0) == []
+    monkeypatch.undo()
     with pool_of(7, wait=0.5):
-        built = workers.get_pool()
+        built = process.get_pool()
         assert (built.size, built.wait) == (7, 0.5)
-    assert workers.get_pool() is not built  # rebuilt when the settings changed back
+    assert process.get_pool() is not built  # rebuilt when the settings changed back
 
 
 # -- process exit ------------------------------------------------------------------------------

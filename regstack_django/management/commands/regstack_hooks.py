@@ -12,9 +12,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from regstack_django.checks.messages import as_text
-from regstack_django.checks.registered import regstack_problems
+from regstack_django.checks.registered import regstack_problems, settings_errors
 from regstack_django.events import KNOWN_EVENTS
-from regstack_django.hooks.entries import parse_hooks_setting
 from regstack_django.hooks.introspect import EventRow, event_rows, listed_events
 from regstack_django.hooks.wiring import invalid_settings_message
 from regstack_django.signals import custom_events
@@ -64,7 +63,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        errors = parse_hooks_setting().errors
+        errors = settings_errors()
         if errors:
             # Word for word what start-up's ImproperlyConfigured says (a test pins it).
             raise CommandError(invalid_settings_message(errors))

@@ -1,0 +1,68 @@
+"""The process's one pool: built on first use, rebuilt when its settings change, shut at exit."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from django.core.signals import setting_changed
+
+from regstack_django.conf import WORKER_WAIT_SETTING, WORKERS_SETTING, conf
+from regstack_django.pool.threads import register_exit_hook
+from regstack_django.pool.workers import Pool
+
+
+class _Current:
+    """The pool in use, if one was built; only this module writes it."""
+
+    def __init__(self) -> None:
+        self.pool: Pool | None = None
+        self.lock = threading.Lock()
+        self.exit_hook_registered = False
+
+
+_current = _Current()
+
+
+def get_pool() -> Pool:
+    """Return the process's pool, building it from the settings if there is none in use."""
+    pool = _current.pool
+    if pool is not None and not pool.retired:
+        return pool
+    with _current.lock:
+        pool = _current.pool
+        if pool is None or pool.retired:
+            pool = _current.pool = Pool(conf.pool_size(), conf.pool_wait())
+            if not _current.exit_hook_registered:
+                register_exit_hook(_shutdown_at_exit)
+                _current.exit_hook_registered = True
+        return pool
+
+
+def current_pool() -> Pool | None:
+    """Return the pool in use, or ``None`` before the first pooled fire or after a reset."""
+    pool = _current.pool
+    return pool if pool is not None and not pool.retired else None
+
+
+def reset_pool() -> None:
+    """Retire the pool in use (busy workers finish first); the next fire builds a new one."""
+    with _current.lock:
+        old, _current.pool = _current.pool, None
+    if old is not None:
+        old.shutdown(timeout=0, log_busy=False)
+
+
+def _shutdown_at_exit() -> None:
+    with _current.lock:
+        pool, _current.pool = _current.pool, None
+    if pool is not None and not pool.retired:
+        pool.shutdown()
+
+
+def _settings_changed(*, setting: str, **kwargs: Any) -> None:
+    if setting in (WORKERS_SETTING, WORKER_WAIT_SETTING):
+        reset_pool()
+
+
+setting_changed.connect(_settings_changed, weak=False, dispatch_uid="regstack_django.pool")
