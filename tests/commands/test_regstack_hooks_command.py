@@ -235,6 +235,6 @@ def test_a_bad_pool_setting_stops_the_command_as_it_stops_start_up(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Set without setting_changed, as a settings file would be: start-up refuses it too.
-    monkeypatch.setattr(settings, "REGSTACK_HOOKS_WORKERS", 0)
+    monkeypatch.setattr(settings, "REGSTACK_HOOKS_WORKERS", 0, raising=False)
     with pytest.raises(CommandError, match=r"REGSTACK_HOOKS_WORKERS must be a whole number"):
         call_command("regstack_hooks", stdout=io.StringIO())
