@@ -149,12 +149,12 @@ def valid_workers(value: object) -> bool:
 
 def valid_worker_wait(value: object) -> bool:
     """Whether ``value`` is a finite number of seconds, 0 or more."""
-    return (
-        isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-        and value >= 0
-    )
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(value) and value >= 0
+    except OverflowError:  # an int too large for a float: 10**400
+        return False
 
 
 conf = Settings()

@@ -505,7 +505,7 @@ def test_a_bad_worker_count_is_E020_naming_setting_and_value(
     assert "REGSTACK_HOOKS_WORKERS = 20" in hint
 
 
-@pytest.mark.parametrize("value", [-1, "3", math.inf, math.nan, True, None])
+@pytest.mark.parametrize("value", [-1, "3", math.inf, math.nan, True, None, 10**400])
 def test_a_bad_worker_wait_is_E021_naming_setting_and_value(
     monkeypatch: pytest.MonkeyPatch, value: Any
 ) -> None:
