@@ -47,11 +47,6 @@ _Prepared = tuple[Fire, LiveReceivers, Token[list[str] | None] | None]
 _signals: dict[str, Signal] = {}
 
 
-def guard_secrets(event: str, kwargs: dict[str, Any]) -> dict[str, Any]:
-    """Return ``kwargs`` with a secret event's ``url`` wrapped so that its repr is redacted."""
-    return guard(kwargs) if event in SECRET_EVENTS else kwargs
-
-
 def _signal_for(event: str) -> Signal:
     signal = _signals[event] = signals.signal_for(event)
     return signal
@@ -84,7 +79,6 @@ class HookRegistry:
 
         Never raise because of a receiver, unless ``REGSTACK_HOOKS_RAISE_ERRORS`` is on.
         """
-        kwargs = guard_secrets(event, kwargs)
         prepared = self._prepare(event, kwargs)
         if prepared is None:
             return
@@ -110,7 +104,6 @@ class HookRegistry:
                 f"HookRegistry.fire_sync({event!r}) was called from a thread with a running "
                 f"event loop; use 'await registry.fire({event!r}, ...)' in async code."
             )
-        kwargs = guard_secrets(event, kwargs)
         prepared = self._prepare(event, kwargs)
         if prepared is None:
             return
@@ -126,10 +119,10 @@ class HookRegistry:
             _raise_if_loud(event, fire.failures)
 
     def _prepare(self, event: str, kwargs: dict[str, Any]) -> _Prepared | None:
-        """Return the fire, its receivers and its event-id scope; ``None`` if none runs.
-
-        ``kwargs`` are guarded already, by the caller: its frame must not keep the raw link.
-        """
+        """Return the fire, its receivers and its event-id scope; ``None`` if none runs."""
+        if event in SECRET_EVENTS:
+            # In place: no frame of this fire (tracebacks show locals) keeps the raw link.
+            kwargs.update(guard(kwargs))
         if fire_observers and _observed_and_muted(event, self.sender, kwargs):
             return None
         signal = _signals.get(event) or _signal_for(event)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from regstack_django.registry import HookRegistry, guard_secrets
+from regstack_django.registry import HookRegistry
+from regstack_django.secrets import SECRET_EVENTS, guard
 
 _BRIDGE_ATTRIBUTE = "_regstack_django_bridge"
 _lock = threading.Lock()
@@ -54,7 +55,7 @@ def attach(target: Any) -> HookRegistry:
         regstack_fire = hooks.fire
 
         async def fire(event: str, /, **kwargs: Any) -> None:
-            kwargs = guard_secrets(event, kwargs)
+            kwargs = guard(kwargs) if event in SECRET_EVENTS else kwargs
             await regstack_fire(event, **kwargs)
             await bridge.fire(event, **kwargs)
 
