@@ -138,7 +138,7 @@ class HookRegistry:
         return Fire(signal, self.sender, event, kwargs), receivers, token
 
     def _reports(self, failures: list[ReceiverFailure]) -> Iterator[tuple[Fire, LiveReceivers]]:
-        """Yield one ``receiver_failed`` fire per failure, while it has receivers.
+        """Yield one ``receiver_failed`` fire per failure, when that signal has receivers.
 
         A receiver of ``receiver_failed`` that fails is logged like any other,
         and its failure is not sent again.
