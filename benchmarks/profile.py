@@ -245,10 +245,12 @@ def _sync_parts(result: ProfileResult, rounds: int, target_ms: float) -> None:
 
     run_group = dispatch._run_sync_group
     kwargs = {"user": sender}
+    fire_one = dispatch.Fire(one, sender, "e", kwargs)
+    fire_ten = dispatch.Fire(ten, sender, "e", kwargs)
 
     ops: dict[str, SyncOp] = {
-        "sync_group_1": loop(lambda: run_group([_receiver], one, sender, "e", kwargs, [])),
-        "sync_group_10": loop(lambda: run_group(receivers, ten, sender, "e", kwargs, [])),
+        "sync_group_1": loop(lambda: run_group(fire_one, [_receiver])),
+        "sync_group_10": loop(lambda: run_group(fire_ten, receivers)),
         "make_s2a": loop(lambda: sync_to_async(_nothing)),
         "live_1": loop(lambda: one._live_receivers(sender)),
         "live_10": loop(lambda: ten._live_receivers(sender)),

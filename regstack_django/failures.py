@@ -1,13 +1,6 @@
 """What happens when a receiver fails: one log line, a name, never a value.
 
-Every failure of a receiver (an exception, or an async receiver past its
-``timeout``) goes through :func:`record_failure`, which writes exactly one
-ERROR record on the ``regstack_django`` logger with the event name, the
-receiver's dotted name and ``exc_info``. The event's argument values never
-reach the record: if a receiver's exception quotes a live token URL, the
-token alone or the password hash, in any form (:func:`loggable`), the record,
-the ``receiver_failed`` signal and fail-loud mode all get a redacted stand-in
-(:class:`RedactedReceiverError`) instead of the receiver's own exception.
+Also every type a failure is reported as (README, "Dispatch semantics").
 """
 
 from __future__ import annotations
@@ -53,6 +46,7 @@ def give_name(receiver: object, name: str) -> None:
 
 
 def forget_name(receiver: object) -> None:
+    """Stop naming ``receiver`` (wiring calls this when it disconnects one)."""
     _given_names.pop(id(receiver), None)
 
 
@@ -93,9 +87,9 @@ class ReceiverFailure:
 
 
 def receiver_name(receiver: object) -> str:
-    """A dotted name for any receiver: function, method, partial, or object.
+    """Return a dotted name for any receiver: function, method, partial, or object.
 
-    Never raises: a receiver whose attributes are odd still gets a name.
+    Never raise: a receiver whose attributes are odd still gets a name.
     """
     try:
         return _name(receiver)
@@ -118,13 +112,10 @@ def _name(receiver: object) -> str:
 
 
 def loggable(exc: BaseException, kwargs: Mapping[str, Any]) -> BaseException:
-    """``exc`` itself, or its redacted stand-in if any of its texts quotes a secret.
+    """Return ``exc``, or its redacted stand-in if any of its texts quotes a secret of the fire.
 
-    The secrets are this fire's (:func:`regstack_django.secrets.secret_forms`:
-    the ``url``, its token, the password hash, each raw and percent-encoded);
-    the texts are the message, ``args``, notes, group members and the whole
-    cause/context chain (:mod:`regstack_django.redaction`). Only runs when a
-    receiver failed: a fire without failures never derives a secret form.
+    The secrets are :func:`regstack_django.secrets.secret_forms`; the texts are
+    those :mod:`regstack_django.redaction` walks. Only a failure derives them.
     """
     forms = secret_forms(kwargs)
     if not forms:

@@ -1,34 +1,7 @@
-"""Typed keyword arguments of each regstack event, for ``**kwargs: Unpack[...]``.
+"""Typed keyword arguments of each event, for ``**kwargs: Unpack[...]`` (README, "Typed receivers").
 
-Receivers get the event's keyword arguments as ``**kwargs``. Annotating them
-with the event's ``TypedDict`` lets mypy (or pyright) check every key a
-receiver reads and the type of its value::
-
-    from typing import Unpack  # typing_extensions on Python < 3.11
-
-    from django.dispatch import receiver
-
-    from regstack_django import signals
-    from regstack_django.payloads import UserLoggedInKwargs
-
-
-    @receiver(signals.user_logged_in)
-    def on_login(sender: object, **kwargs: Unpack[UserLoggedInKwargs]) -> None:
-        print(kwargs["user"].email)  # kwargs["url"] is a type error here
-
-There is one ``TypedDict`` per known event, named after it in CamelCase with
-``Kwargs`` appended (``user_registered`` -> :class:`UserRegisteredKwargs`);
-:data:`EVENT_KWARGS` maps each event name to its class. The keys are those of
-:data:`regstack_django.events.EVENT_ARGUMENTS` plus ``signal``, which Django
-passes to every receiver (``sender`` is a separate parameter). ``user`` is
-regstack's ``BaseUser`` (regstack is an optional dependency, so it is only
-imported for type checkers).
-
-The one optional key (``user`` on ``oauth_signin_started``, link mode only) is
-declared in a ``total=False`` subclass rather than with ``NotRequired``:
-under ``from __future__ import annotations`` Python 3.11-3.13 cannot see
-``NotRequired`` at run time, and ``__required_keys__`` / ``__optional_keys__``
-must stay true for code (and tests) that read them.
+``oauth_signin_started``'s optional ``user`` is a ``total=False`` subclass, not ``NotRequired``:
+Python 3.11-3.13 cannot see ``NotRequired`` at run time under postponed annotations.
 """
 
 from __future__ import annotations

@@ -1,20 +1,13 @@
-"""``HookRegistry``: regstack's event-bus API, delivering to Django signals.
+"""``HookRegistry``: regstack's event-bus API (``on``/``fire``), delivering to Django signals.
 
-``on``/``fire`` have regstack's signatures, so this registry can stand where
-regstack expects its own. ``fire`` and ``fire_sync`` look up the event's Signal
-and hand it to :mod:`regstack_django.dispatch`; failures are then reported once
-(:data:`regstack_django.signals.receiver_failed`) and, in fail-loud mode,
-re-raised as an ``ExceptionGroup``.
-
-The ``sender`` every receiver gets is :attr:`HookRegistry.sender`: the
-registry itself for the one :func:`regstack_django.get_registry` returns, the
-attached ``regstack.RegStack`` (or regstack ``HookRegistry``) for the bridge
-that :func:`regstack_django.attach` installs.
+Its dotted name is the ``sender`` string of background payloads fired on
+``get_registry()``, so it stays here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextvars import Token
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction
@@ -24,13 +17,18 @@ from regstack_django import signals
 from regstack_django.conf import conf
 from regstack_django.failures import NAME_ATTRIBUTE, ReceiverFailure, receiver_name
 from regstack_django.hooks import event_ids
-from regstack_django.hooks.dispatch import dispatch_async, dispatch_sync
+from regstack_django.hooks.dispatch import (
+    Fire,
+    LiveReceivers,
+    dispatch_async,
+    dispatch_sync,
+    live_receivers,
+)
+from regstack_django.hooks.wiring import state
 from regstack_django.pool.threads import running_loop
 from regstack_django.secrets import SECRET_EVENTS, guard
 
 Handler = Callable[..., Awaitable[None] | None]
-
-_RESERVED = ("sender", "signal")
 
 #: Marks the adapters ``on()`` connects, for ``manage.py regstack_hooks``.
 SOURCE_ATTRIBUTE = "regstack_django_source"
@@ -39,22 +37,26 @@ Observer = Callable[[str, object, dict[str, Any]], bool]
 
 #: Called with ``(event, sender, kwargs)`` before every fire, receivers or not;
 #: if any returns True the fire reaches no receiver (it is "muted"). Only
-#: :mod:`regstack_django.testing` adds to it; empty, it costs one truth test.
+#: :mod:`regstack_django.testing` adds to it.
 fire_observers: list[Observer] = []
 
+_Prepared = tuple[Fire, LiveReceivers, Token[list[str] | None] | None]
 
-def _observed_and_muted(event: str, sender: object, kwargs: dict[str, Any]) -> bool:
-    muted = False
-    for observer in list(fire_observers):
-        muted = observer(event, sender, kwargs) or muted
-    return muted
+#: ``signal_for`` without a call once an event has fired: the no-receiver fast
+#: path is benchmarked against Django's own (``docs/benchmarks.md``).
+_signals: dict[str, Signal] = {}
+
+
+def _signal_for(event: str) -> Signal:
+    signal = _signals[event] = signals.signal_for(event)
+    return signal
 
 
 class HookRegistry:
     """An in-process event bus with regstack's API, backed by Django signals."""
 
     def __init__(self, *, sender: object | None = None) -> None:
-        """``sender`` is what receivers get as ``sender``; default: this registry."""
+        """Make a registry whose receivers get ``sender`` (default: the registry)."""
         self.sender: object = self if sender is None else sender
 
     def __repr__(self) -> str:
@@ -65,9 +67,8 @@ class HookRegistry:
     def on(self, event: str, handler: Handler) -> None:
         """Subscribe a kwargs-only ``handler`` (sync or async) to ``event``.
 
-        As in regstack, the handler is called with the event's keyword
-        arguments only, is kept alive by the registry (not weakly referenced),
-        and subscribing it twice makes it run twice.
+        As in regstack, the handler gets the event's keyword arguments only, is
+        held strongly, and subscribing it twice makes it run twice.
         """
         if not callable(handler):
             raise TypeError(f"A hook handler must be callable, not {handler!r}.")
@@ -76,32 +77,26 @@ class HookRegistry:
     async def fire(self, event: str, /, **kwargs: Any) -> None:
         """Deliver ``event`` to its Signal's receivers from async code.
 
-        Returns ``None`` and never raises because of a receiver (unless
-        ``REGSTACK_HOOKS_RAISE_ERRORS`` is on).
+        Never raise because of a receiver, unless ``REGSTACK_HOOKS_RAISE_ERRORS`` is on.
         """
-        kwargs = guard(kwargs) if event in SECRET_EVENTS else kwargs  # url: repr redacted
-        if fire_observers and _observed_and_muted(event, self.sender, kwargs):
+        prepared = self._prepare(event, kwargs)
+        if prepared is None:
             return
-        signal = signals.signal_for(event)
-        if not signal.receivers:
-            return
-        _check_reserved(event, kwargs)
-        token = event_ids.open_fire() if signal in event_ids.SIGNALS else None
+        fire, receivers, token = prepared
         try:
-            failures = await dispatch_async(signal, self.sender, event, kwargs)
+            await dispatch_async(fire, receivers)
         finally:
             if token is not None:
                 event_ids.close_fire(token)
-        if failures:
-            if signals.receiver_failed.receivers:
-                for failure in failures:
-                    await dispatch_async(*_failure_report(self.sender, failure))
-            _raise_if_loud(event, failures)
+        if fire.failures:
+            for report, report_receivers in self._reports(fire.failures):
+                await dispatch_async(report, report_receivers)
+            _raise_if_loud(event, fire.failures)
 
     def fire_sync(self, event: str, /, **kwargs: Any) -> None:
         """Deliver ``event`` from synchronous code (views, commands, shells).
 
-        Raises ``RuntimeError`` before any receiver runs if this thread has a
+        Raise ``RuntimeError`` before any receiver runs if this thread has a
         running event loop: there, ``await fire(...)`` is the right call.
         """
         if running_loop() is not None:
@@ -109,45 +104,70 @@ class HookRegistry:
                 f"HookRegistry.fire_sync({event!r}) was called from a thread with a running "
                 f"event loop; use 'await registry.fire({event!r}, ...)' in async code."
             )
-        kwargs = guard(kwargs) if event in SECRET_EVENTS else kwargs  # url: repr redacted
-        if fire_observers and _observed_and_muted(event, self.sender, kwargs):
+        prepared = self._prepare(event, kwargs)
+        if prepared is None:
             return
-        signal = signals.signal_for(event)
-        if not signal.receivers:
-            return
-        _check_reserved(event, kwargs)
-        token = event_ids.open_fire() if signal in event_ids.SIGNALS else None
+        fire, receivers, token = prepared
         try:
-            failures = dispatch_sync(signal, self.sender, event, kwargs)
+            dispatch_sync(fire, receivers)
         finally:
             if token is not None:
                 event_ids.close_fire(token)
-        if failures:
-            if signals.receiver_failed.receivers:
-                for failure in failures:
-                    dispatch_sync(*_failure_report(self.sender, failure))
-            _raise_if_loud(event, failures)
+        if fire.failures:
+            for report, report_receivers in self._reports(fire.failures):
+                dispatch_sync(report, report_receivers)
+            _raise_if_loud(event, fire.failures)
+
+    def _prepare(self, event: str, kwargs: dict[str, Any]) -> _Prepared | None:
+        """Return the fire, its receivers and its event-id scope; ``None`` if none runs."""
+        if event in SECRET_EVENTS:
+            # In place: no frame of this fire (tracebacks show locals) keeps the raw link.
+            kwargs.update(guard(kwargs))
+        if fire_observers and _observed_and_muted(event, self.sender, kwargs):
+            return None
+        signal = _signals.get(event) or _signal_for(event)
+        if not signal.receivers:
+            # Django's own send() fast path: no lookup for a signal nobody listens to.
+            return None
+        receivers = live_receivers(signal, self.sender)
+        if receivers is None:
+            return None
+        if "sender" in kwargs or "signal" in kwargs:
+            raise _reserved_error(event, kwargs)
+        token = event_ids.open_fire() if signal in state.background_signals else None
+        return Fire(signal, self.sender, event, kwargs), receivers, token
+
+    def _reports(self, failures: list[ReceiverFailure]) -> Iterator[tuple[Fire, LiveReceivers]]:
+        """Yield one ``receiver_failed`` fire per failure, when that signal has receivers.
+
+        A receiver of ``receiver_failed`` that fails is logged like any other,
+        and its failure is not sent again.
+        """
+        for failure in failures:
+            receivers = live_receivers(signals.receiver_failed, self.sender)
+            if receivers is None:
+                continue
+            kwargs = {
+                "event": failure.event,
+                "receiver": failure.receiver,
+                "exception": failure.exception,
+            }
+            yield Fire(signals.receiver_failed, self.sender, "receiver_failed", kwargs), receivers
 
 
-def _check_reserved(event: str, kwargs: dict[str, Any]) -> None:
-    for name in _RESERVED:
-        if name in kwargs:
-            raise TypeError(
-                f"regstack event {event!r} cannot carry a {name!r} argument: Django "
-                f"passes {name!r} to every receiver itself."
-            )
+def _observed_and_muted(event: str, sender: object, kwargs: dict[str, Any]) -> bool:
+    muted = False
+    for observer in list(fire_observers):
+        muted = observer(event, sender, kwargs) or muted
+    return muted
 
 
-def _failure_report(
-    sender: object, failure: ReceiverFailure
-) -> tuple[Signal, object, str, dict[str, Any]]:
-    """Arguments of the ``receiver_failed`` dispatch for one failure.
-
-    A receiver of ``receiver_failed`` that fails is logged by the dispatch
-    loop like any other, and its failure is not sent again.
-    """
-    kwargs = {"event": failure.event, "receiver": failure.receiver, "exception": failure.exception}
-    return signals.receiver_failed, sender, "receiver_failed", kwargs
+def _reserved_error(event: str, kwargs: dict[str, Any]) -> TypeError:
+    name = "sender" if "sender" in kwargs else "signal"
+    return TypeError(
+        f"regstack event {event!r} cannot carry a {name!r} argument: Django "
+        f"passes {name!r} to every receiver itself."
+    )
 
 
 def _raise_if_loud(event: str, failures: list[ReceiverFailure]) -> None:
@@ -160,7 +180,7 @@ def _raise_if_loud(event: str, failures: list[ReceiverFailure]) -> None:
 
 
 def _kwargs_only(handler: Handler) -> Callable[..., Any]:
-    """Adapt a regstack-style handler (``**kwargs`` only) to a Django receiver."""
+    """Return a Django receiver that calls a regstack-style (``**kwargs`` only) handler."""
     receiver: Callable[..., Any]
     if iscoroutinefunction(handler):
 

@@ -1,24 +1,6 @@
-"""One Django ``Signal`` per regstack event.
+"""One Django ``Signal`` per regstack event, declared explicitly so each is greppable and typed.
 
-Every known event is declared explicitly below so that
-``regstack_django.signals.user_registered`` is greppable, importable and typed.
-Connect to them like any Django signal, and always accept ``**kwargs``::
-
-    from django.dispatch import receiver
-    from regstack_django import signals
-
-    @receiver(signals.user_registered)
-    def welcome(sender, user, **kwargs): ...
-
-``sender`` is the object the event came from: the ``regstack.RegStack`` passed
-to :func:`regstack_django.attach` (or the regstack ``HookRegistry`` when only
-that was attached), and the :class:`regstack_django.HookRegistry` itself for
-events fired on :func:`regstack_django.get_registry`. Receivers also get
-Django's ``signal`` keyword argument.
-
-``user`` is regstack's ``BaseUser`` (a pydantic model that includes
-``hashed_password``: never log or serialise it wholesale). ``url`` is a live
-single-use credential: log ``url_without_token`` instead.
+Connect to them like any Django signal and accept ``**kwargs`` (README, "Events").
 """
 
 from __future__ import annotations
@@ -26,8 +8,6 @@ from __future__ import annotations
 import threading
 
 from django.dispatch import Signal
-
-from regstack_django.events import KNOWN_EVENTS
 
 # Sent when a registration needs e-mail verification (POST /register with
 # verification on, /resend-verification, admin resend). No user row exists yet.
@@ -140,7 +120,6 @@ _KNOWN_SIGNALS: dict[str, Signal] = {
     "oauth_account_unlinked": oauth_account_unlinked,
     "user_deleted": user_deleted,
 }
-assert frozenset(_KNOWN_SIGNALS) == KNOWN_EVENTS
 
 _custom_signals: dict[str, Signal] = {}
 _custom_lock = threading.Lock()
@@ -150,9 +129,8 @@ _names: dict[Signal, str] = {signal: name for name, signal in _KNOWN_SIGNALS.ite
 def signal_for(event: str) -> Signal:
     """Return the Signal for ``event``, creating one for a custom name once.
 
-    Known events return their module attribute. A custom name gets one Signal on
-    first use and the same object ever after, also when two threads ask at once.
-    Lookups take no lock; only the first use of a custom name does.
+    A custom name gets one Signal on first use and the same object ever after,
+    also when two threads ask at once; only that first use takes the lock.
     """
     signal = _KNOWN_SIGNALS.get(event) or _custom_signals.get(event)
     if signal is not None:
@@ -168,11 +146,10 @@ def signal_for(event: str) -> Signal:
 
 
 def event_name(signal: Signal) -> str:
-    """The event ``signal`` stands for: the inverse of :func:`signal_for`.
+    """Return the event ``signal`` stands for: the inverse of :func:`signal_for`.
 
-    Receivers get the Signal (Django's ``signal`` kwarg), not the event's name;
-    a receiver connected to several events uses this to tell which one fired.
-    Raises ``LookupError`` for a Signal that is not a regstack event's.
+    A receiver connected to several events uses it to tell which one fired.
+    Raise ``LookupError`` for a Signal that is not a regstack event's.
     """
     try:
         return _names[signal]
@@ -181,7 +158,7 @@ def event_name(signal: Signal) -> str:
 
 
 def custom_events() -> frozenset[str]:
-    """The custom event names that have a Signal so far."""
+    """Return the custom event names that have a Signal so far."""
     with _custom_lock:
         return frozenset(_custom_signals)
 

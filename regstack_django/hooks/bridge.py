@@ -1,11 +1,8 @@
 """``attach()``: make a real regstack deliver its events to Django signals.
 
-regstack's routes call ``rs.hooks.fire(...)`` at each step. ``attach`` wraps
-that one registry's ``fire`` so every event first runs the handlers the
-project registered on regstack itself (``rs.on(...)``, regstack's own
-semantics), then goes to the event's Django Signal through a
-:class:`~regstack_django.registry.HookRegistry` whose ``sender`` is the
-attached ``RegStack``. Attaching is idempotent per regstack registry.
+Wraps that one regstack registry's ``fire``: regstack's own handlers run first,
+then the event's Django Signal, through a ``HookRegistry`` whose ``sender`` is
+the attached RegStack.
 """
 
 from __future__ import annotations
@@ -23,13 +20,10 @@ _lock = threading.Lock()
 def attach(target: Any) -> HookRegistry:
     """Bridge ``target`` (a ``regstack.RegStack`` or its ``HookRegistry``) to Django.
 
-    Returns the bridge registry; its ``sender`` (what receivers get as
-    ``sender``) is the RegStack, or the regstack registry when only that was
-    attached. Attaching the same RegStack twice, or a RegStack and then its
-    registry, returns the same bridge: events never fire twice.
-
-    Needs the app installed (``REGSTACK_HOOKS`` is wired by it): without it
-    ``ImproperlyConfigured``, as for ``get_registry()``.
+    Return the bridge registry; its ``sender`` is the RegStack, or the regstack
+    registry when only that was attached. Attaching the same RegStack twice, or
+    a RegStack and then its registry, returns the same bridge: events never
+    fire twice. Raise ``ImproperlyConfigured`` if the app is not installed.
     """
     from regstack_django.installed import app_config
 
@@ -61,7 +55,7 @@ def attach(target: Any) -> HookRegistry:
         regstack_fire = hooks.fire
 
         async def fire(event: str, /, **kwargs: Any) -> None:
-            kwargs = guard(kwargs) if event in SECRET_EVENTS else kwargs  # url: repr redacted
+            kwargs = guard(kwargs) if event in SECRET_EVENTS else kwargs
             await regstack_fire(event, **kwargs)
             await bridge.fire(event, **kwargs)
 

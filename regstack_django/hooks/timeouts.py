@@ -1,19 +1,7 @@
 """The ``timeout`` option of a settings entry, for async and sync handlers.
 
-A thread cannot be cancelled, and neither can a coroutine that waits in
-``sync_to_async`` (asgiref waits for the thread when the call is cancelled).
-So a timeout never *cancels-and-waits*: the fire stops waiting at the budget,
-the receiver is reported (:class:`~regstack_django.failures.ReceiverTimeout`),
-and whatever still runs finishes in the background, on the worker it holds.
-
-* An async handler runs in a task of its own; at the budget the fire stops
-  waiting, cancels the task and keeps a reference until it ends
-  (:func:`async_with_timeout`).
-* A sync handler gets a marked adapter (:func:`sync_with_timeout`); the
-  dispatch loop reads the mark and bounds its wait for that receiver when it
-  runs on the bridge's pool. In the caller's own thread (``fire_sync``, a
-  Django request, below ``async_to_sync``) nothing can stop waiting for that
-  thread: the handler runs to the end, and an overrun is logged as a WARNING.
+A thread cannot be cancelled, so a timeout never cancels-and-waits: the fire
+stops waiting at the budget and what still runs finishes in the background.
 """
 
 from __future__ import annotations
@@ -29,10 +17,6 @@ from regstack_django.pool.threads import current_fire_lease
 #: The budget in seconds of a sync adapter made by :func:`sync_with_timeout`.
 TIMEOUT_ATTRIBUTE = "regstack_django_timeout"
 
-#: How many sync adapters with a timeout are connected (kept by wiring): when
-#: 0, the dispatch loop does not look for the mark at all.
-connected_sync_timeouts = 0
-
 #: Tasks the fire stopped waiting for, held until they end (asyncio keeps
 #: only weak references to tasks).
 _abandoned: set[asyncio.Task[Any]] = set()
@@ -47,15 +31,16 @@ def keep_until_done(task: asyncio.Task[Any]) -> None:
 def _forget(task: asyncio.Task[Any]) -> None:
     _abandoned.discard(task)
     if not task.cancelled():
-        task.exception()  # retrieved: no "exception was never retrieved" noise
+        task.exception()  # no "exception was never retrieved" noise
 
 
 def abandoned_count() -> int:
-    """Tasks still running after their fire stopped waiting (for tests and benchmarks)."""
+    """Return how many tasks still run after their fire stopped waiting (tests, benchmarks)."""
     return len(_abandoned)
 
 
 def timeout_message(path: str, seconds: float) -> str:
+    """Return the ``ReceiverTimeout`` message for ``path`` past ``seconds``."""
     return (
         f"{path} ran past its timeout of {seconds:g}s; the fire stopped waiting for it "
         f"(it finishes in the background)."
@@ -65,7 +50,10 @@ def timeout_message(path: str, seconds: float) -> str:
 def async_with_timeout(
     handler: Callable[..., Any], path: str, seconds: float
 ) -> Callable[..., Any]:
-    """Wrap an async receiver so the fire waits for it at most ``seconds``."""
+    """Wrap an async receiver so the fire waits for it at most ``seconds``.
+
+    At the budget the task is cancelled and kept until it ends.
+    """
 
     async def receiver(signal: object, sender: object, **kwargs: Any) -> None:
         task = asyncio.ensure_future(handler(signal=signal, sender=sender, **kwargs))
@@ -98,7 +86,11 @@ def _abandon(task: asyncio.Task[Any], path: str) -> None:
 def sync_with_timeout(
     handler: Callable[..., Any], path: str, event: str, seconds: float
 ) -> Callable[..., Any]:
-    """Mark a sync receiver with its budget; log an overrun when it finally returns."""
+    """Mark a sync receiver with its budget; log an overrun when it finally returns.
+
+    The dispatch loop bounds its wait for a marked receiver on the bridge's pool
+    only: in the caller's own thread nothing can stop waiting for it.
+    """
 
     def receiver(signal: object, sender: object, **kwargs: Any) -> None:
         started = time.monotonic()

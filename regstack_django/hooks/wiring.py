@@ -1,26 +1,23 @@
 """Connect the handlers named in ``REGSTACK_HOOKS`` to their Signals.
 
-Called by ``AppConfig.ready()`` and again whenever ``REGSTACK_HOOKS`` changes
-(``override_settings``). Each entry is connected with a ``dispatch_uid`` and the
-previous wiring is disconnected first, so running it again never connects a
-handler twice. Handlers with options get a small adapter (a ``timeout``, see
-:mod:`regstack_django.timeouts`, or background delivery) that is held strongly
-and named after the user's handler.
+Run by ``AppConfig.ready()`` and again whenever the setting changes; running it
+again never connects a handler twice.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.checks import CheckMessage
 from django.core.exceptions import ImproperlyConfigured
+from django.dispatch import Signal
 
 from regstack_django.checks.messages import as_text
 from regstack_django.failures import forget_name, give_name
-from regstack_django.hooks import event_ids, timeouts
+from regstack_django.hooks import timeouts
 from regstack_django.hooks.entries import HandlerSpec, parse_hooks_setting
 from regstack_django.signals import signal_for
 
@@ -33,12 +30,25 @@ class Connection:
     receiver: Callable[..., Any]
 
 
+@dataclass(slots=True)
+class WiringState:
+    """What the connected settings entries change on every fire's fast path."""
+
+    #: Signals with a background entry: their fires share one ``event_id``.
+    background_signals: frozenset[Signal] = field(default_factory=frozenset)
+    #: How many sync entries have a ``timeout``: when 0, dispatch never looks for one.
+    sync_timeouts: int = 0
+
+
+#: Rewritten here only, on every (re)wiring; read by every fire.
+state = WiringState()
+
 _lock = threading.Lock()
 _connections: list[Connection] = []
 
 
 def settings_connections() -> list[Connection]:
-    """The settings entries connected right now, in setting order."""
+    """Return the settings entries connected right now, in setting order."""
     with _lock:
         return list(_connections)
 
@@ -46,8 +56,8 @@ def settings_connections() -> list[Connection]:
 def connect_settings_handlers() -> None:
     """(Re)connect every handler in ``REGSTACK_HOOKS``.
 
-    Raises ``ImproperlyConfigured`` listing every problem (the same words as
-    ``manage.py check``) when an entry is wrong; the valid ones stay connected.
+    Raise ``ImproperlyConfigured`` listing every problem when an entry is wrong;
+    the valid ones stay connected.
     """
     parsed = parse_hooks_setting()
     with _lock:
@@ -60,11 +70,10 @@ def connect_settings_handlers() -> None:
             give_name(receiver, spec.path)
             signal_for(spec.event).connect(receiver, weak=False, dispatch_uid=spec.dispatch_uid)
             _connections.append(Connection(spec=spec, receiver=receiver))
-        event_ids.SIGNALS.clear()
-        event_ids.SIGNALS.update(
+        state.background_signals = frozenset(
             signal_for(c.spec.event) for c in _connections if c.spec.background
         )
-        timeouts.connected_sync_timeouts = sum(
+        state.sync_timeouts = sum(
             hasattr(c.receiver, timeouts.TIMEOUT_ATTRIBUTE) for c in _connections
         )
     if parsed.errors:
@@ -72,7 +81,7 @@ def connect_settings_handlers() -> None:
 
 
 def invalid_settings_message(errors: list[CheckMessage]) -> str:
-    """The start-up error text: every problem, worded as ``manage.py check`` words it."""
+    """Return the start-up error: every problem, worded as ``manage.py check`` words it."""
     lines = "\n".join(f"  {as_text(p)}" for p in errors)
     return f"regstack_django settings are invalid:\n{lines}"
 

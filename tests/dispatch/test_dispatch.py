@@ -10,10 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from asgiref.sync import async_to_sync
+from asgiref.sync import SyncToAsync, async_to_sync
 
 from regstack_django import HookRegistry, signals
-from regstack_django.hooks import dispatch
 from regstack_django.signals import signal_for
 from tests.testapp.models import Delivery
 from tests.utils import connected
@@ -175,10 +174,10 @@ async def test_fire_with_no_receivers_takes_the_fast_path(
 async def test_only_async_receivers_never_enter_sync_to_async(
     registry: HookRegistry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def must_not_hop(*args: Any) -> Any:
+    def must_not_hop(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("hopped to a thread without a sync receiver")
 
-    monkeypatch.setattr(dispatch, "_hop", must_not_hop)
+    monkeypatch.setattr(SyncToAsync, "__call__", must_not_hop)
     got: list[str] = []
 
     async def receiver(sender: object, **kwargs: Any) -> None:

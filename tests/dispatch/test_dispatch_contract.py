@@ -1,8 +1,9 @@
 """Pins the one private Django API the dispatch loop reads, on every Django leg.
 
-``regstack_django.dispatch`` calls ``Signal._live_receivers(sender)`` and tests
-``Signal.receivers`` for emptiness. If a Django release changes either, these
-tests fail first, with a message that says where to look.
+``regstack_django.hooks.dispatch`` calls ``Signal._live_receivers(sender)`` and the
+registry tests ``Signal.receivers`` for emptiness, as Django's ``send()`` does. If a
+Django release changes either, these tests fail first, with a message that says
+where to look.
 """
 
 from __future__ import annotations
@@ -40,4 +41,18 @@ def test_live_receivers_filters_by_sender() -> None:
     mine, other = object(), object()
     signal.connect(sync_receiver, sender=mine, weak=False)
     assert live_receivers(signal, mine) == ([sync_receiver], [])
-    assert live_receivers(signal, other) == ([], [])
+    assert live_receivers(signal, other) is None
+
+
+def test_live_receivers_is_none_exactly_when_has_listeners_is_false() -> None:
+    signal = Signal()
+    mine, other = object(), object()
+    assert live_receivers(signal, mine) is None
+    assert not signal.has_listeners(mine)
+    signal.connect(async_receiver, sender=mine, weak=False)
+    for sender in (mine, other, None):
+        assert (live_receivers(signal, sender) is not None) == signal.has_listeners(sender)
+    signal.connect(sync_receiver, weak=False)
+    for sender in (mine, other, None):
+        assert live_receivers(signal, sender) is not None
+        assert signal.has_listeners(sender)

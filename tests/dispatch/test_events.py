@@ -29,6 +29,17 @@ def test_each_known_event_has_a_module_level_signal(event: str) -> None:
     assert signals.signal_for(event) is signal
 
 
+def test_the_module_level_signals_are_exactly_the_known_events() -> None:
+    declared = {name for name, value in vars(signals).items() if isinstance(value, Signal)}
+    assert declared - {"receiver_failed"} == KNOWN_EVENTS
+    helpers = {"custom_events", "event_name", "receiver_failed", "signal_for"}
+    assert set(signals.__all__) == KNOWN_EVENTS | helpers
+
+
+def test_every_known_event_has_its_arguments_and_no_other_event_does() -> None:
+    assert frozenset(EVENT_ARGUMENTS) == KNOWN_EVENTS
+
+
 def test_receiver_failed_is_a_signal_but_not_an_event() -> None:
     assert isinstance(signals.receiver_failed, Signal)
     assert "receiver_failed" not in KNOWN_EVENTS
