@@ -29,7 +29,8 @@ A ``Mount`` adds its prefix to ``root_path`` for the app below it, and Django
 generate correct URLs behind a proxy (``uvicorn --root-path /app``).
 
 The ASGI **lifespan** is answered by the outer app itself: it installs
-regstack's schema at start-up and closes regstack's database pool at
+regstack's schema at start-up (under a lock, as ``manage.py regstack_migrate``
+does) and closes regstack's database pool at
 shutdown. Django never receives the lifespan scope (its handler refuses it).
 Run servers with lifespan on (uvicorn's default ``auto`` does); httpx's
 ``ASGITransport`` sends no lifespan, so tests use the ``regstack_client``
@@ -102,7 +103,9 @@ def build_site(regstack: Any, django_app: Any, *, static: bool | None = None) ->
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        await regstack.install_schema()
+        from regstack_django.hosting.schema import install
+
+        await install(regstack)  # locked: many workers may start on a fresh database at once
         try:
             yield
         finally:
