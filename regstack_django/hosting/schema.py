@@ -93,9 +93,14 @@ async def install_url(url: str, *, lock_timeout: float = LOCK_TIMEOUT) -> Instal
             raise SchemaError(
                 f"regstack's schema could not be installed on {where}: {type(exc).__name__}: {exc}"
             ) from exc
-    installed = Installed(before, after, lock, waited)
-    logger.info("%s", installed.describe())
-    return installed
+    return Installed(before, after, lock, waited)
+
+
+async def install_at_startup(regstack: Any) -> None:
+    """:func:`install` for the ASGI lifespan, which logs what it did (``regstack_django``, INFO)."""
+    installed = await install(regstack)
+    if installed is not None:
+        logger.info("%s", installed.describe())
 
 
 def _on_sql(regstack: Any) -> bool:

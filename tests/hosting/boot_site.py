@@ -45,6 +45,13 @@ REGSTACK = {
     "require_verification": False,
     "database_url": os.environ["BOOT_DATABASE_URL"],
 }
+# What each process's schema install did ("regstack schema: installed ..."), in its log.
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"regstack_django": {"handlers": ["console"], "level": "INFO"}},
+}
 """
 
 FILES = {

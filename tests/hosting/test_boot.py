@@ -2,21 +2,23 @@
 
 Each round makes a new regstack database (SQLite file or PostgreSQL database),
 starts four processes of a throw-away site at the same moment and waits until
-every one has run its lifespan (regstack's schema install) and the site
-registers a user over HTTP: ``uvicorn --workers 4``, four ``uvicorn``
-processes on four free loopback ports (each one asked), and ``gunicorn -w 4``
-with uvicorn's worker class. Then SIGTERM, and every worker shuts down cleanly,
-with no error in any log. The default run does three rounds per database (one per
-server); the ``trials`` variant does ten per server and database: 40 of 40
-processes. A site whose database cannot be reached stops instead of serving:
-gunicorn and a single uvicorn exit 3; ``uvicorn --workers`` stops all its
-workers but exits 0 (uvicorn's supervisor; docs/hosting.md says so).
+every one has run its lifespan (regstack's schema install: one process
+installs, three find it at head) and the site registers a user over HTTP:
+``uvicorn --workers 4``, four ``uvicorn`` processes on four free loopback
+ports (each one asked), and ``gunicorn -w 4`` with uvicorn's worker class.
+Then SIGTERM, and every worker shuts down cleanly, with no error in any log.
+The default run does three rounds per database (one per server); the
+``trials`` variant does ten per server and database: 40 of 40 processes. A
+site whose database cannot be reached stops instead of serving: gunicorn and a
+single uvicorn exit 3; ``uvicorn --workers`` stops all its workers but exits 0
+(uvicorn's supervisor; docs/hosting.md says so).
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import signal
 import sys
 import time
@@ -102,6 +104,8 @@ def boot_round(folder: Path, server: str, database: str) -> float:
         assert set(codes) <= {0, -signal.SIGTERM}, (codes, logs)
         assert logs.count("Application shutdown complete.") == 4, logs
         assert not [line for line in logs.splitlines() if "ERROR" in line], logs
+    installs = re.findall(r"^regstack schema: (installed|already at head)", logs, re.M)
+    assert sorted(installs) == ["already at head"] * 3 + ["installed"], logs
     return took
 
 
