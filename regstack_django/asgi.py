@@ -70,7 +70,9 @@ def build_site(regstack: Any, django_app: Any, *, static: bool | None = None) ->
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        await regstack.install_schema()
+        from regstack_django.hosting.schema import install_at_startup
+
+        await install_at_startup(regstack)  # locked: workers may start on a fresh database at once
         try:
             yield
         finally:
