@@ -1,7 +1,7 @@
 """Request-level cost: a real regstack login over ASGI, with and without the bridge.
 
 One process, one event loop, two ``RegStack`` apps built by
-``testproject.tour`` on the *same* SQLite file (so both log in the same user
+``support.tour`` on the *same* SQLite file (so both log in the same user
 against the same data), each served in process through
 ``httpx.ASGITransport`` with its lifespan run by hand. One app is left alone;
 the other is ``regstack_django.attach``-ed. Every login fires regstack's
@@ -145,7 +145,7 @@ async def serving(database: Path, *, bridged: bool) -> AsyncIterator[Served]:
     import httpx
 
     import regstack_django
-    from testproject.tour import build_fastapi_app, build_tour_config, build_tour_regstack
+    from support.tour.app import build_fastapi_app, build_tour_config, build_tour_regstack
 
     rs = build_tour_regstack(build_tour_config(f"sqlite+aiosqlite:///{database}?timeout=30"))
     app = build_fastapi_app(rs)

@@ -219,7 +219,7 @@ legs below say when and at what load they were measured.
   regstack event names, as regstack fires them. The *bare hop* is
   `await sync_to_async(f, thread_sensitive=True)()` of a trivial `f`.
 - **Request**: `POST /api/auth/login` of a real regstack app (built by
-  `testproject.tour`) through `httpx.ASGITransport`, lifespan run by hand; see the
+  `support.tour`) through `httpx.ASGITransport`, lifespan run by hand; see the
   section for the four configurations and exactly what the 1 % target compares.
 - **Memory**: `tracemalloc` after a warm-up, before/after with a half-way mark;
   growth per operation and the top growing lines.

@@ -3,7 +3,7 @@
 A project whose regstack needs only settings gives ``REGSTACK = {...}`` (the
 README's Quick start). The testproject needs more, so it builds its own
 instance and names the builder in ``REGSTACK_INSTANCE``: the tour
-(:mod:`testproject.tour`) signs in through an in-process stand-in OAuth
+(:mod:`support.tour`) signs in through an in-process stand-in OAuth
 provider, which must be registered before regstack builds its router, and reads
 e-mail tokens and SMS codes from the console e-mail and null SMS outboxes.
 ``regstack_django`` calls :func:`build_regstack` once, bridges the instance to
@@ -26,7 +26,7 @@ from django.conf import settings
 from regstack import RegStack
 from regstack.hooks.events import HookRegistry as RegstackHookRegistry
 
-from testproject.tour import build_tour_config, build_tour_regstack
+from support.tour.app import build_tour_config, build_tour_regstack
 
 
 def build_regstack(*, database_url: str | None = None) -> RegStack:

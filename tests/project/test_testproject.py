@@ -29,9 +29,9 @@ from django.test import AsyncClient, override_settings
 import regstack_django
 from regstack_django import KNOWN_EVENTS
 from regstack_django.testing import CapturedEvents, capture_events
+from support.tour.steps import EXPECTED_COUNTS, run_tour
 from testproject.audit.models import AuditEvent
 from testproject.instance import UnbridgedHooks, build_regstack
-from testproject.tour import EXPECTED_COUNTS, run_tour
 
 if TYPE_CHECKING:
     import httpx

@@ -6,7 +6,7 @@ What a new user should see in one command, end to end and over real HTTP:
    regstack and Django in one application) in this process, on this event loop;
 2. a Tasks worker (``manage.py db_worker``) runs as a subprocess, so the
    background welcome e-mail is delivered the way production would deliver it;
-3. :func:`testproject.tour.run_tour` drives regstack's JSON API so that every
+3. :func:`support.tour.steps.run_tour` drives regstack's JSON API so that every
    regstack event fires (the tour must share this process and event loop: it
    reads regstack's in-memory e-mail and SMS outboxes);
 4. the ``AuditEvent`` rows the Django receivers wrote are printed, and the
@@ -104,8 +104,8 @@ class Command(BaseCommand):
         import uvicorn
 
         from regstack_django import get_regstack
+        from support.tour.steps import run_tour
         from testproject.asgi import application
-        from testproject.tour import run_tour
 
         sock = _bind(port)
         port = sock.getsockname()[1]
