@@ -151,4 +151,4 @@ def load_test(session: nox.Session) -> None:
     session.install(
         "-e", ".[regstack,tasks]", _django("5.2"), *nox.project.dependency_groups(PYPROJECT, "test")
     )
-    session.run("python", "benchmarks/load.py", "--write-doc", *session.posargs)
+    session.run("python", "-m", "benchmarks.load", "--write-doc", *session.posargs)

@@ -54,11 +54,11 @@ from benchmarks.harness import (
     REPO_ROOT,
     SETTINGS,
     leg_name,
-    load_average,
     md_table,
     setup_django,
     text_table,
 )
+from support.machine import load_average
 
 OURS, DJANGO, REGSTACK = "ours", "Django asend_robust", "regstack fire"
 CONTENDERS = (OURS, DJANGO, REGSTACK)

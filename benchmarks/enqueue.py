@@ -48,7 +48,6 @@ from benchmarks.harness import (
     AsyncOp,
     Series,
     leg_name,
-    load_average,
     md_table,
     paired_ratio_quartiles,
     setup_django,
@@ -56,6 +55,7 @@ from benchmarks.harness import (
     time_async,
     us,
 )
+from support.machine import load_average
 
 INLINE_ASYNC = "inline async"
 INLINE_SYNC = "inline sync"

@@ -14,9 +14,10 @@ from __future__ import annotations
 import os
 
 from benchmarks.dispatch import DJANGO, HOP, MIXES, OURS, REGSTACK, DispatchResult
-from benchmarks.harness import Target, load_average
+from benchmarks.harness import Target
 from benchmarks.memory import MemoryResult
 from benchmarks.profile import ProfileResult
+from support.machine import load_average
 
 
 def _busy() -> bool:

@@ -12,8 +12,8 @@ in a venv with the ``scaleout`` dependency group on Django 6.x (the
 as pytest tests, asserts the durable promise and saves each cell's results
 under ``.cache/faults/``). It needs ``redis-server`` on PATH.
 
-What each cell does is in ``tests/project/faults/scenarios.py``; the plan
-(trial counts) in ``tests/project/faults/trials.py``. Every cell gets a fresh
+What each cell does is in ``support/faults/scenarios.py``; the plan
+(trial counts) in ``support/faults/trials.py``. Every cell gets a fresh
 site under a temporary directory (tmpfs when there is one) and kills every
 process it started, whatever happens.
 """
@@ -23,19 +23,16 @@ from __future__ import annotations
 import argparse
 import datetime
 import platform
-import sys
 import tempfile
 import time
 import traceback
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
+from support.faults import table, trials
+from support.faults.counting import Outcome
+from support.faults.processes import _tmp_root
 
-from tests.project.faults import table, trials  # noqa: E402
-from tests.project.faults.counting import Outcome  # noqa: E402
-from tests.project.faults.processes import _tmp_root  # noqa: E402
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 DOC = REPO_ROOT / "docs" / "background.md"
 RESULTS = REPO_ROOT / ".cache" / "faults"
@@ -44,7 +41,7 @@ RESULTS = REPO_ROOT / ".cache" / "faults"
 def _versions() -> str:
     import django
 
-    from tests.project.faults.processes import REPO
+    from support.faults.processes import REPO
 
     names = ("django_tasks_db", "django_tasks_redis", "regstack")
     from importlib.metadata import version

@@ -27,7 +27,6 @@ Why the timing loop looks the way it does:
 from __future__ import annotations
 
 import gc
-import importlib.metadata
 import os
 import platform
 import re
@@ -38,6 +37,8 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from support.machine import cpu_model, version
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -290,31 +291,6 @@ class Target:
 # --------------------------------------------------------------------------- machine
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def load_average() -> str:
-    """The 1/5/15-minute load, to judge how busy a shared machine was."""
-    try:
-        return " / ".join(Path("/proc/loadavg").read_text().split()[:3])
-    except OSError:
-        return "n/a"
-
-
-def _version(distribution: str) -> str:
-    try:
-        return importlib.metadata.version(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return "not installed"
-
-
 def machine() -> dict[str, str]:
     """What the numbers were measured on, in the doc's words."""
     import django
@@ -324,14 +300,14 @@ def machine() -> dict[str, str]:
     except AttributeError:  # pragma: no cover - not Linux
         usable = os.cpu_count() or 0
     return {
-        "CPU": _cpu_model(),
+        "CPU": cpu_model(),
         "cores": f"{os.cpu_count()} (usable by this process: {usable})",
         "OS": platform.platform(),
         "Python": f"{platform.python_implementation()} {platform.python_version()}",
         "Django": django.get_version(),
-        "asgiref": _version("asgiref"),
-        "regstack": _version("regstack"),
-        "regstack-django": _version("regstack-django"),
+        "asgiref": version("asgiref"),
+        "regstack": version("regstack"),
+        "regstack-django": version("regstack-django"),
     }
 
 

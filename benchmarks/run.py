@@ -28,11 +28,11 @@ from benchmarks.harness import (
     Report,
     Target,
     leg_name,
-    load_average,
     machine,
     md_table,
     setup_django,
 )
+from support.machine import load_average
 
 DEFAULT_OUTPUT = REPO_ROOT / "docs" / "benchmarks.md"
 PARTS = ("dispatch", "request", "memory", "profile")

@@ -11,7 +11,7 @@ can) and writes ``docs/scale-out.md``.
 How each figure is taken, and why that way:
 
 * **Delivered events per second** (per backend, one worker and two): the
-  site of ``tests/project/scale_out_harness.py`` (uvicorn + regstack + Django
+  site of ``support/scale_out.py`` (uvicorn + regstack + Django
   with ``testproject.settings_scale_out``) gets a *backlog* of ``--events``
   events from real HTTP flows while no worker runs; then 1 (or 2) workers are
   started and the rate is taken from the workers' own delivery timestamps
@@ -43,12 +43,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
+from support import scale_out as harness
+from support.redis_server import SKIP_REASON, RedisServer, redis_server_path
 
-from tests.project import scale_out_harness as harness  # noqa: E402
-from tests.project.redis_server import SKIP_REASON, RedisServer, redis_server_path  # noqa: E402
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 OUTPUT = REPO_ROOT / "docs" / "scale-out.md"
 BACKENDS = ("database", "redis", "celery")

@@ -44,14 +44,6 @@ class SocketBackend(_base):  # type: ignore[misc,valid-type]
         return found
 
 
-def free_port() -> int:
-    """A loopback port with nothing listening (bound, then released)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 class SilentServer:
     """A TCP server on 127.0.0.1 that accepts connections and never answers."""
 

@@ -29,7 +29,6 @@ import os
 import re
 import shlex
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -41,6 +40,8 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 from django.core.management import call_command
+
+from support.net import free_port
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -219,12 +220,6 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 # -- serving it ----------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass
 class Server:
     process: subprocess.Popen[str]
@@ -239,7 +234,7 @@ class Server:
 def serve(command: list[str], cwd: Path, ready_path: str) -> Iterator[Server]:
     """Start ``command`` (``{port}`` filled in) and yield once ``ready_path`` answers."""
     for attempt in range(3):  # another process may take the free port first
-        port = _free_port()
+        port = free_port()
         log = cwd / f"server-{port}.log"
         with log.open("w") as out:
             process = subprocess.Popen(

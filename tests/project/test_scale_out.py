@@ -2,8 +2,8 @@
 
 What it proves, on django-tasks-redis and on django-tasks-celery (Redis broker),
 each with its own ``redis-server`` on a free loopback port
-(:mod:`tests.project.redis_server`), the composed ASGI app under uvicorn, and
-two worker processes (:mod:`tests.project.scale_out_harness`):
+(:mod:`support.redis_server`), the composed ASGI app under uvicorn, and
+two worker processes (:mod:`support.scale_out`):
 
 * every one of 500+ events fired by real regstack HTTP flows (registrations,
   logins, logouts, password-reset requests) is delivered to its background
@@ -35,9 +35,9 @@ from collections.abc import Iterator
 import django
 import pytest
 
-from tests.project import scale_out_harness as harness
-from tests.project.redis_server import SKIP_REASON, RedisServer, on_ci, redis_server_path
-from tests.project.scale_out_harness import Site
+from support import scale_out as harness
+from support.redis_server import SKIP_REASON, RedisServer, on_ci, redis_server_path
+from support.scale_out import Site
 
 if django.VERSION < (6, 0):
     pytest.skip("the scale-out leg needs Django 6.x", allow_module_level=True)

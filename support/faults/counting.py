@@ -21,9 +21,9 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from tests.project.faults.flows import Lane, mailed_tokens
-from tests.project.faults.probe import COMMITTED_EVENT
-from tests.project.faults.processes import Site
+from support.faults.flows import Lane, mailed_tokens
+from support.faults.probe import COMMITTED_EVENT
+from support.faults.processes import Site
 
 
 @dataclass

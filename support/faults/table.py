@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from tests.project.faults.counting import Outcome
+from support.faults.counting import Outcome
 
 START = "<!-- failure-table:start (python -m benchmarks.faults --write-doc) -->"
 END = "<!-- failure-table:end -->"

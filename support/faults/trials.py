@@ -16,8 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.project.faults import scenarios
-from tests.project.faults.counting import Outcome
+from support.faults import scenarios
+from support.faults.counting import Outcome
 
 WORKER_TRIALS = 40
 WEB_TRIALS = 6

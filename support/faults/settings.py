@@ -5,8 +5,8 @@ verification, console e-mail bodies logged, the Tasks backend chosen by
 ``TESTPROJECT_TASKS_BACKEND``, the outbox timings of ``TESTPROJECT_OUTBOX_*``),
 except the background
 entries: the trials fire two events and each has the probe's entries
-(``FAULTS_ENTRIES``, default both): :func:`~tests.project.faults.probe.record_today`,
-a background entry as today, and :func:`~tests.project.faults.probe.record_durable`,
+(``FAULTS_ENTRIES``, default both): :func:`~support.faults.probe.record_today`,
+a background entry as today, and :func:`~support.faults.probe.record_durable`,
 the same handler with ``"durable": True``. Side by side, both see exactly the
 same faults: one trial measures today's delivery and the durable one.
 
@@ -17,7 +17,7 @@ same faults: one trial measures today's delivery and the durable one.
 * ``FAULTS_HANDLER_SECONDS`` (env): the probe sleeps that long before it
   records, like a handler waiting on a mail server.
 
-``ROOT_URLCONF`` adds the trials' Django view (:mod:`tests.project.faults.urls`).
+``ROOT_URLCONF`` adds the trials' Django view (:mod:`support.faults.urls`).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ FAULTS_ENTRIES = tuple(
 )
 FAULTS_HANDLER_SECONDS = float(os.environ.get("FAULTS_HANDLER_SECONDS") or 0)
 
-ROOT_URLCONF = "tests.project.faults.urls"
+ROOT_URLCONF = "support.faults.urls"
 
 
 def _without_scale_out_probe(entries: list[object]) -> list[object]:
@@ -51,7 +51,7 @@ def _without_scale_out_probe(entries: list[object]) -> list[object]:
 
 _PROBE_ENTRIES: list[dict[str, object]] = [
     {
-        "handler": f"tests.project.faults.probe.record_{mode}",
+        "handler": f"support.faults.probe.record_{mode}",
         "background": True,
         "include_secrets": True,
         **({"durable": True} if mode == "durable" else {}),

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from tests.project.faults.processes import API
+from support.faults.processes import API
 
 PASSWORD = "faults-password-1"
 _MAIL = re.compile(r"To: (?P<to>\S+) \|.*?https?://\S+\?token=(?P<token>[A-Za-z0-9._~%-]+)", re.S)

@@ -21,8 +21,8 @@ from django.urls import include, path
 from django.views.decorators.csrf import csrf_exempt
 
 from regstack_django import get_registry
+from support.faults.probe import COMMITTED_EVENT
 from testproject.audit.models import AuditEvent
-from tests.project.faults.probe import COMMITTED_EVENT
 
 
 def _die() -> None:

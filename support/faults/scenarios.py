@@ -27,9 +27,9 @@ from pathlib import Path
 
 import httpx
 
-from tests.project.faults import counting, flows, processes
-from tests.project.faults.counting import Outcome
-from tests.project.faults.processes import Site
+from support.faults import counting, flows, processes
+from support.faults.counting import Outcome
+from support.faults.processes import Site
 
 DRAIN_SECONDS = 90.0
 #: How long the drain waits without a new delivery before it calls the rest lost: a

@@ -43,9 +43,10 @@ from typing import Any
 
 import httpx
 
-from tests.project.redis_server import RedisServer, free_port
+from support.net import free_port
+from support.redis_server import RedisServer
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 SETTINGS = "testproject.settings_scale_out"
 API = "/api/auth"
 PASSWORD = "scale-out-password-1"

@@ -30,14 +30,15 @@ from pathlib import Path
 
 import httpx
 
-from tests.project.faults import probe
-from tests.project.redis_server import RedisServer, free_port
-from tests.project.scale_out_harness import project_env
+from support.faults import probe
+from support.net import free_port
+from support.redis_server import RedisServer
+from support.scale_out import project_env
 
 #: Where the processes run (their ``manage.py``, ``testproject`` and ``regstack_django``):
 #: this checkout, or ``FAULTS_REPO`` (e.g. an export of another commit, to measure it).
-REPO = Path(os.environ.get("FAULTS_REPO") or Path(__file__).resolve().parents[3])
-SETTINGS = "tests.project.faults.settings"
+REPO = Path(os.environ.get("FAULTS_REPO") or Path(__file__).resolve().parents[2])
+SETTINGS = "support.faults.settings"
 API = "/api/auth"
 BACKENDS = ("database", "redis")
 STARTUP_SECONDS = 60.0

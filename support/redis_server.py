@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from support.net import free_port
+
 #: What a run without ``redis-server`` reports (pytest's skip reason, nox's warning).
 SKIP_REASON = (
     "scale-out leg skipped: redis-server not available "
@@ -32,13 +34,6 @@ SKIP_REASON = (
 def redis_server_path() -> str | None:
     """The ``redis-server`` executable on PATH, or ``None``."""
     return shutil.which("redis-server")
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on right now (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class RedisServer:
