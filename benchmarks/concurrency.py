@@ -65,6 +65,7 @@ CONTENDERS = (OURS, DJANGO, REGSTACK)
 DOC = REPO_ROOT / "docs" / "benchmarks.md"
 SECTION = re.compile(r"<!-- section: concurrency -->\n.*?<!-- /section -->\n", re.DOTALL)
 TICK = 0.001
+HTTP_SETTINGS = "benchmarks.projects.http"
 
 
 @dataclasses.dataclass
@@ -291,27 +292,11 @@ def measure_http(logins: int) -> list[HttpRun]:
                 env_extra["BENCH_LOGIN_RECEIVER_SECONDS"] = str(run.seconds)
             if run.timeout is not None:
                 env_extra["BENCH_LOGIN_RECEIVER_TIMEOUT"] = str(run.timeout)
-            original = load.server_env
-
-            def server_env(
-                settings_module: str,
-                var: Path,
-                original: Callable[[str, Path], dict[str, str]] = original,
-                env_extra: dict[str, str] = env_extra,
-            ) -> dict[str, str]:
-                return {**original(settings_module, var), **env_extra}
-
-            load.server_env = server_env  # type: ignore[assignment]
-            try:
-                with load.served("benchmarks.settings_http", var_dir, var_dir / "log", 60) as (
-                    base_url,
-                    _process,
-                ):
-                    run.latencies, run.statuses = asyncio.run(
-                        asyncio.wait_for(_logins(base_url, logins, (run.seconds or 0) + 0.5), 300)
-                    )
-            finally:
-                load.server_env = original  # type: ignore[assignment]
+            server = load.served(HTTP_SETTINGS, var_dir, var_dir / "log", 60, env_extra)
+            with server as (base_url, _process):
+                run.latencies, run.statuses = asyncio.run(
+                    asyncio.wait_for(_logins(base_url, logins, (run.seconds or 0) + 0.5), 300)
+                )
         print(f"  measured HTTP: {run.label}", flush=True)
     return runs
 
@@ -493,7 +478,7 @@ def section(
             "20 users registered, then 20 concurrent `POST /api/auth/login`. regstack "
             "hashes passwords with argon2 on its event loop (~100 ms of CPU per login at "
             "its defaults, far more on a busy machine), which would drown the receivers' "
-            "cost: this server uses cheap argon2 parameters (`benchmarks/settings_http.py`). "
+            "cost: this server uses cheap argon2 parameters (`benchmarks/projects/http.py`). "
             "The baseline is the same logins with no slow receiver; the last two columns "
             "are what the slow receiver added: the medians' difference, and the largest "
             "difference between a login and the baseline login of the same rank (sorted "

@@ -13,8 +13,8 @@ Why it is built this way:
   (``testproject.asgi:application``, lifespan on, one worker) driven over
   loopback TCP shows that. Each run gets fresh SQLite files
   (``TESTPROJECT_VAR_DIR`` in a temporary directory) and a fresh ``migrate``.
-* **Two runs, one difference.** ``testproject.settings_load`` (bridge on, load
-  receivers wired) against ``testproject.settings_load_nobridge`` (the same
+* **Two runs, one difference.** ``benchmarks.projects.load`` (bridge on, load
+  receivers wired) against ``benchmarks.projects.load_nobridge`` (the same
   settings with ``TESTPROJECT_ATTACH_BRIDGE = False``: regstack fires into its
   own empty registry). Same requests, same concurrency, same machine.
 * **Real traffic that the client can drive alone.** Verification is off in the
@@ -25,7 +25,7 @@ Why it is built this way:
   clients behaves, so latency = waiting + service, and Little's law applies.
 * **Hostile receivers.** Per event, the audit trail's receiver plus three
   settings-wired probes (one raises every time) plus one async probe that
-  sleeps 1 s under ``"timeout": 0.2`` (see ``testproject.audit.load_probes``).
+  sleeps 1 s under ``"timeout": 0.2`` (see ``benchmarks.projects.probes``).
 * **Checked, not just timed.** After a run the server is stopped and the
   script counts, per ``(event, user)``: ``AuditEvent`` rows in Django's
   database, and each probe's calls in ``load_probes.log``. Exactly-once means
@@ -75,8 +75,8 @@ COMMAND = ".venv/bin/python -m benchmarks.load --write-doc"
 
 API_PREFIX = "/api/auth"
 PASSWORD = "load-test-password-1"
-BRIDGE_SETTINGS = "testproject.settings_load"
-NOBRIDGE_SETTINGS = "testproject.settings_load_nobridge"
+BRIDGE_SETTINGS = "benchmarks.projects.load"
+NOBRIDGE_SETTINGS = "benchmarks.projects.load_nobridge"
 
 MIN_REQUESTS = 1000
 MIN_CONCURRENCY = 50
@@ -88,7 +88,7 @@ KINDS: dict[str, tuple[str, int, str]] = {
 }
 #: What the load settings connect to each event, beside the audit receiver.
 PROBES = ("tally", "tally_async", "explode", "dawdle")
-PROBE_MODULE = "testproject.audit.load_probes"
+PROBE_MODULE = "benchmarks.projects.probes"
 #: Probes whose every call must show up as one failure line in the server log.
 FAILING_PROBES = ("explode", "dawdle")
 FAILURE_LINE = re.compile(
@@ -102,7 +102,7 @@ LOG_RECORD = re.compile(r"^(?:(?:DEBUG|INFO|WARNING|ERROR|CRITICAL)(?::| \S+: )|
 EXCEPTION_LINE = re.compile(r"^[\w.]+(Error|Exception|Timeout|Exit|Interrupt)\w*(:|$)")
 FRAME_LINE = re.compile(r'^  File "([^"]+)", line (\d+), in (\S+)')
 #: A traceback with a frame in one of these (except the ASGI router) blames a receiver.
-RECEIVER_PATHS = ("/regstack_django/", "/testproject/audit/")
+RECEIVER_PATHS = ("/regstack_django/", "/testproject/audit/", "/benchmarks/projects/")
 ROUTER = "/regstack_django/asgi.py"
 RECEIVER_EXCEPTIONS = ("LoadProbeError", "ReceiverTimeout")
 WARMUP_USERS = 2
@@ -228,9 +228,15 @@ def server_env(settings_module: str, var_dir: Path) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def served(settings_module: str, var_dir: Path, log_path: Path, start_timeout: float):
+def served(
+    settings_module: str,
+    var_dir: Path,
+    log_path: Path,
+    start_timeout: float,
+    extra_env: dict[str, str] | None = None,
+):
     """``migrate``, start uvicorn, wait until it answers; yield its base URL; stop it."""
-    env = server_env(settings_module, var_dir)
+    env = {**server_env(settings_module, var_dir), **(extra_env or {})}
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--verbosity", "0", "--no-input"],
         cwd=REPO_ROOT,
@@ -780,7 +786,7 @@ so `regstack_django.attach` is never called). It is not part of the test suite.
 
 With the bridge, each of the two events has, besides the audit trail's
 receiver (one `AuditEvent` row per event), four load probes from
-`testproject.audit.load_probes`, wired in `REGSTACK_HOOKS`: `tally` (sync),
+`{PROBE_MODULE}`, wired in `REGSTACK_HOOKS`: `tally` (sync),
 `tally_async` (async), `explode` (sync, **raises every time**: one receiver in
 three) and `dawdle` (async, sleeps 1 s under `"timeout": 0.2`, so it is
 **cancelled every time**). Verification is off in the load settings, because

@@ -17,7 +17,7 @@ C. **bridge, 3 empty receivers**: a sync receiver, an async receiver and a
    bridge's whole machinery (the thread hop, the gather, the calls) without
    any receiver work.
 D. **bridge, 3 receivers**: the same three with bodies: a sync ORM write
-   (``tests.testapp.models.Delivery``, through the one thread-sensitive hop,
+   (``benchmarks.projects.records.models.Delivery``, through the one thread-sensitive hop,
    ``CONN_MAX_AGE=0`` as Django's default), an async receiver, and the
    settings-wired ``benchmarks.receivers.settings_receiver``.
 
@@ -79,7 +79,7 @@ SETTINGS_RECEIVER_EMPTY = "benchmarks.receivers.settings_receiver_empty"
 
 def orm_write(sender: object, **kwargs: Any) -> None:
     """A sync receiver doing one ORM INSERT (runs in the thread hop)."""
-    from tests.testapp.models import Delivery
+    from benchmarks.projects.records.models import Delivery
 
     user = kwargs["user"]
     Delivery.objects.create(event="user_logged_in", receiver="orm_write", detail=str(user.id))
@@ -207,7 +207,7 @@ class RequestResult:
 
 
 async def _measure(rounds: int, warmup: int, database: Path) -> RequestResult:
-    from tests.testapp.models import Delivery
+    from benchmarks.projects.records.models import Delivery
 
     result = RequestResult(rounds=rounds)
     async with AsyncExitStack() as stack:

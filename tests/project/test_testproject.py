@@ -23,6 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.test import AsyncClient, override_settings
 
@@ -252,3 +253,9 @@ def test_demo_command_runs_the_tour_end_to_end(project_env: dict[str, str]) -> N
     assert re.search(r"its docs at http://127\.0\.0\.1:\d+/api/auth/docs\)", output)
     assert "20 of regstack's 20 events recorded." in output
     assert "$argon2" not in output
+
+
+def test_the_testproject_puts_the_filter_on_every_handler() -> None:
+    assert settings.LOGGING["filters"]["secrets"]["()"] == "regstack_django.logging.SecretsFilter"
+    for name, handler in settings.LOGGING["handlers"].items():
+        assert name == "mailbox" or "secrets" in handler["filters"], name
