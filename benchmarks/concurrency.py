@@ -275,7 +275,8 @@ async def _logins(
     return [r[0] for r in results], [r[1] for r in results]
 
 
-def measure_http(logins: int) -> list[HttpRun]:
+def measure_http(logins: int, *, smoke: bool = False) -> list[HttpRun]:
+    """Time ``logins`` concurrent logins per server configuration (smoke: two of them)."""
     from benchmarks import load
 
     runs = [
@@ -284,6 +285,8 @@ def measure_http(logins: int) -> list[HttpRun]:
         HttpRun('1 s sync receiver, "timeout": 0.2', 1.0, 0.2),
         HttpRun('5 s sync receiver, "timeout": 1', 5.0, 1.0),
     ]
+    if smoke:
+        runs = [runs[0], runs[2]]
     for run in runs:
         with tempfile.TemporaryDirectory(prefix="regstack_django_concurrency_") as tmp:
             var_dir = Path(tmp)
@@ -516,7 +519,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-http", action="store_true", help="skip the uvicorn part")
     parser.add_argument("--http-only", action="store_true", help="only the uvicorn part")
     parser.add_argument("--write-doc", action="store_true", help="update docs/benchmarks.md")
+    parser.add_argument("--smoke", action="store_true", help="a few fires and logins, no doc")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    if args.smoke and args.write_doc:
+        parser.error("--smoke writes no doc")
+    if args.smoke:
+        args.rounds, args.sizes, args.delays, args.hung_fires, args.logins = 1, "1,20", "0,5", 3, 2
     sizes = tuple(int(s) for s in args.sizes.split(","))
     delays = tuple(float(d) for d in args.delays.split(","))
 
@@ -531,7 +539,7 @@ def main(argv: list[str] | None = None) -> int:
     floor = 0.0 if args.http_only else asyncio.run(idle_stall(max(5, args.rounds)))
     cells = {} if args.http_only else asyncio.run(measure_grid(sizes, delays, args.rounds))
     hung = [] if args.http_only else asyncio.run(measure_hung(workers, args.hung_fires))
-    http = [] if args.no_http else measure_http(args.logins)
+    http = [] if args.no_http else measure_http(args.logins, smoke=args.smoke)
     seconds = time.perf_counter() - started
     loads = (loads[0], load_average())
     grid = grid_rows(cells, sizes, delays)

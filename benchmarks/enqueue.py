@@ -181,7 +181,10 @@ def main(argv: list[str] | None = None) -> int:
         help="where the temporary database goes (default: the system's; try /dev/shm "
         "to take the disk's fsync out of the figure)",
     )
+    parser.add_argument("--smoke", action="store_true", help="two short rounds")
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.rounds, args.warmup, args.target_ms = 2, 0, 5.0
 
     var_dir = Path(tempfile.mkdtemp(prefix="regstack-enqueue-bench-", dir=args.tmp))
     os.environ["DJANGO_SETTINGS_MODULE"] = "testproject.settings"

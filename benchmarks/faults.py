@@ -107,7 +107,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--disk", action="store_true", help="sites in the system's temp dir, not tmpfs"
     )
+    parser.add_argument(
+        "--smoke", action="store_true", help="one cell (sigkill, database), 2 trials; no doc"
+    )
     args = parser.parse_args(argv)
+    if args.smoke and (args.write_doc or args.from_results):
+        parser.error("--smoke runs one small cell and writes no doc")
+    if args.smoke:
+        args.only, args.backend, args.trials = ["sigkill"], ["database"], 2
+        args.save = Path(tempfile.mkdtemp(prefix="faults-smoke-")) / "smoke.json"
     started = time.monotonic()
     if args.from_results:
         files = (

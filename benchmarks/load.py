@@ -895,7 +895,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="which runs to do (default both)")  # fmt: skip
     add("--keep", action="store_true", help="keep each run's files and server log")
     add("--write-doc", action="store_true", help=f"write {DOC_PATH.relative_to(REPO_ROOT)}")
+    add("--smoke", action="store_true", help="4 requests, 2 in flight, both runs, no doc")
     args = parser.parse_args(argv)
+    if args.smoke and args.write_doc:
+        parser.error("--smoke writes no doc")
+    if args.smoke:
+        args.requests, args.concurrency = 4, 2
     if args.requests < 2 or args.concurrency < 1:
         parser.error("--requests must be at least 2 and --concurrency at least 1")
     if args.write_doc and (

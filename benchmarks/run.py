@@ -66,7 +66,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--only", default=",".join(PARTS), help=f"comma-separated subset of {','.join(PARTS)}"
     )
-    parser.add_argument("--quick", action="store_true", help="a tenth of every count (smoke run)")
+    parser.add_argument("--quick", action="store_true", help="a tenth of every count")
+    parser.add_argument(
+        "--smoke", action="store_true", help="a few rounds of every part, no doc (the test suite's)"
+    )
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="the doc to write")
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args(argv)
@@ -79,6 +82,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         args.fires = max(1000, args.fires // 10)
         args.ready_runs = max(20, args.ready_runs // 10)
         args.profile_rounds = max(5, args.profile_rounds // 4)
+    if args.smoke:
+        args.rounds, args.target_ms, args.request_rounds = 3, 0.5, 2
+        args.fires, args.ready_runs, args.profile_rounds = 1000, 5, 2
+        args.no_write = True
     return args
 
 

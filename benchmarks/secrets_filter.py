@@ -16,6 +16,7 @@ No database, no server: about ten seconds, and it needs only the package.
 
 from __future__ import annotations
 
+import argparse
 import gc
 import io
 import logging
@@ -130,7 +131,10 @@ def _fill_recent() -> None:
     SecretsFilter().filter(KINDS["clean line, no args"]())  # build the index once
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.secrets_filter")
+    parser.add_argument("--smoke", action="store_true", help="three short rounds per record kind")
+    rounds, n = (3, 20) if parser.parse_args(argv).smoke else (31, 300)
     print(
         f"Python {sys.version.split()[0]}; CPU time per record through a StreamHandler "
         "with a Formatter"
@@ -141,7 +145,7 @@ def main() -> int:
         if fill is not None:
             fill()
         for kind, make in KINDS.items():
-            without, with_ = measure(make)
+            without, with_ = measure(make, rounds=rounds, n=n)
             print(
                 f"| {kind} | {without / 1000:.2f} | {with_ / 1000:.2f} | "
                 f"{(with_ - without) / 1000:+.2f} | {label} |"
