@@ -248,7 +248,7 @@ async def _logins(
 ) -> tuple[list[float], list[int | None]]:
     import httpx
 
-    from benchmarks.load import API_PREFIX, PASSWORD
+    from benchmarks.load.runs import API_PREFIX, PASSWORD
 
     emails = [f"c{i}@example.com" for i in range(logins)]
     async with httpx.AsyncClient(base_url=base_url, trust_env=False, timeout=60) as client:
@@ -277,7 +277,7 @@ async def _logins(
 
 def measure_http(logins: int, *, smoke: bool = False) -> list[HttpRun]:
     """Time ``logins`` concurrent logins per server configuration (smoke: two of them)."""
-    from benchmarks import load
+    from benchmarks.load import server as load
 
     runs = [
         HttpRun("no slow receiver (baseline)", None, None),
@@ -412,37 +412,49 @@ HTTP_HEADERS = [
 ]
 
 
-def section(
-    floor: float,
-    command: str,
-    when: str,
-    seconds: float,
-    loads: tuple[str, str],
-    grid: list[list[str]],
-    hung: list[tuple[int, float, float]],
-    workers: int,
-    http: list[HttpRun],
-    verdicts: list[tuple[str, str, str, str]],
-) -> str:
+@dataclasses.dataclass(frozen=True)
+class RunInfo:
+    """How the section's figures were taken: the command, when, how long, the load."""
+
+    command: str
+    when: str
+    seconds: float
+    loads: tuple[str, str]
+
+
+@dataclasses.dataclass(frozen=True)
+class Measured:
+    """What one run measured, as the section shows it."""
+
+    floor: float
+    workers: int
+    grid: list[list[str]]
+    hung: list[tuple[int, float, float]]
+    http: list[HttpRun]
+    verdicts: list[tuple[str, str, str, str]]
+
+
+def section(run: RunInfo, measured: Measured) -> str:
+    """Return the "Concurrency" section of docs/benchmarks.md."""
     lines = [
         "<!-- section: concurrency -->",
         "## Concurrency",
         "",
-        f"`{command}`, {when}, {leg_name()}, {seconds:.0f} s. Load average (1/5/15 min) "
-        f"before: {loads[0]}, after: {loads[1]}. Written by `benchmarks/concurrency.py` "
-        "(its docstring says how the numbers are made).",
+        f"`{run.command}`, {run.when}, {leg_name()}, {run.seconds:.0f} s. Load average "
+        f"(1/5/15 min) before: {run.loads[0]}, after: {run.loads[1]}. Written by "
+        "`benchmarks/concurrency.py` (its docstring says how the numbers are made).",
         "",
         "Fires from async code with no Django request context (regstack's FastAPI routes), "
-        f"default settings (`REGSTACK_HOOKS_WORKERS = {workers}`). Each fire has one sync "
+        f"default settings (`REGSTACK_HOOKS_WORKERS = {measured.workers}`). Each fire has one sync "
         "receiver that blocks for the time shown; N fires start at once. *wall*: the batch; "
         "*p50/p99*: each fire, from the batch start to its return; *stall*: the longest the "
         "event loop could run nothing else (a 1 ms ticker's worst gap, median over the "
-        f"batches). On this machine at this load the same ticker alone shows {_ms(floor)} ms: "
-        "the floor no contender can go under.",
+        "batches). On this machine at this load the same ticker alone shows "
+        f"{_ms(measured.floor)} ms: the floor no contender can go under.",
         "",
-        md_table(["target", "limit", "measured", "verdict"], [list(v) for v in verdicts]),
+        md_table(["target", "limit", "measured", "verdict"], [list(v) for v in measured.verdicts]),
         "",
-        md_table(GRID_HEADERS, grid),
+        md_table(GRID_HEADERS, measured.grid),
         "",
         "- ours: each fire leases one of the bridge's worker threads; 20 fires run side by "
         "side, 100 fires in five waves of 20. Django's `asend_robust` hops every fire to "
@@ -465,39 +477,49 @@ def section(
         "- inside a Django request or below `async_to_sync`, the hop goes to the caller's "
         "own thread, as Django does: the caller waits for every sync receiver.",
         "",
+    ]
+    lines += _hung_lines(measured)
+    if measured.http:
+        lines += _http_lines(measured)
+    lines.append("<!-- /section -->")
+    return "\n".join(lines) + "\n"
+
+
+def _hung_lines(measured: Measured) -> list[str]:
+    return [
         "**A hung receiver.** k sync receivers of `user_logged_out` blocked for good (each "
         "holds one worker), then fires of `user_registered` (one 5 ms sync receiver) one "
         "after another:",
         "",
         md_table(
             ["hung receivers of A", "B p50 ms", "B max ms"],
-            [[str(k), f"{p50:.1f}", f"{worst:.1f}"] for k, p50, worst in hung],
+            [[str(k), f"{p50:.1f}", f"{worst:.1f}"] for k, p50, worst in measured.hung],
         ),
         "",
     ]
-    if http:
-        lines += [
-            "**Over HTTP.** The testproject under uvicorn (127.0.0.1, one worker process), "
-            "20 users registered, then 20 concurrent `POST /api/auth/login`. regstack "
-            "hashes passwords with argon2 on its event loop (~100 ms of CPU per login at "
-            "its defaults, far more on a busy machine), which would drown the receivers' "
-            "cost: this server uses cheap argon2 parameters (`benchmarks/projects/http.py`). "
-            "The baseline is the same logins with no slow receiver; the last two columns "
-            "are what the slow receiver added: the medians' difference, and the largest "
-            "difference between a login and the baseline login of the same rank (sorted "
-            "by time), i.e. beyond that login's own work.",
-            "",
-            md_table(HTTP_HEADERS, http_rows(http)),
-            "",
-            "- Without a timeout every login waits for its own 1 s receiver, but only its "
-            "own: the 20 run on 20 workers side by side (on asgiref's one shared thread, "
-            "as issue 13 measured before the pool, they finished one receiver apart). "
-            "With a timeout the login returns at the budget, the receiver "
-            "is logged as timed out and finishes on its worker.",
-            "",
-        ]
-    lines.append("<!-- /section -->")
-    return "\n".join(lines) + "\n"
+
+
+def _http_lines(measured: Measured) -> list[str]:
+    return [
+        "**Over HTTP.** The testproject under uvicorn (127.0.0.1, one worker process), "
+        "20 users registered, then 20 concurrent `POST /api/auth/login`. regstack "
+        "hashes passwords with argon2 on its event loop (~100 ms of CPU per login at "
+        "its defaults, far more on a busy machine), which would drown the receivers' "
+        "cost: this server uses cheap argon2 parameters (`benchmarks/projects/http.py`). "
+        "The baseline is the same logins with no slow receiver; the last two columns "
+        "are what the slow receiver added: the medians' difference, and the largest "
+        "difference between a login and the baseline login of the same rank (sorted "
+        "by time), i.e. beyond that login's own work.",
+        "",
+        md_table(HTTP_HEADERS, http_rows(measured.http)),
+        "",
+        "- Without a timeout every login waits for its own 1 s receiver, but only its "
+        "own: the 20 run on 20 workers side by side (on asgiref's one shared thread, "
+        "as issue 13 measured before the pool, they finished one receiver apart). "
+        "With a timeout the login returns at the budget, the receiver "
+        "is logged as timed out and finishes on its worker.",
+        "",
+    ]
 
 
 def write_doc(text: str, path: Path = DOC) -> None:
@@ -561,7 +583,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.write_doc:
         command = " ".join(["python -m benchmarks.concurrency", *(argv or sys.argv[1:])])
         write_doc(
-            section(floor, command, when, seconds, loads, grid, hung, workers, http, verdicts)
+            section(
+                RunInfo(command, when, seconds, loads),
+                Measured(floor, workers, grid, hung, http, verdicts),
+            )
         )
         print(f"wrote {DOC}")
     return 0

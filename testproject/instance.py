@@ -13,7 +13,7 @@ runserver``); ``regstack_django.get_regstack()`` returns it.
 One switch, for measurements only: the setting ``TESTPROJECT_ATTACH_BRIDGE``
 (default ``True``) set to ``False`` builds the same instance with a regstack
 hook registry that the bridge cannot wrap, so regstack's events reach no Django
-signal. The load test (``benchmarks/load.py``, settings
+signal. The load test (``benchmarks/load/``, settings
 ``benchmarks.projects.load_nobridge``) uses it as its "without the bridge"
 baseline; nothing else should turn it off.
 """
