@@ -1,35 +1,7 @@
-"""Concurrency: many fires at once, three buses side by side, in one run.
+"""Many fires at once through ours, Django's ``asend_robust`` and regstack's ``fire``.
 
-``python -m benchmarks.concurrency [--write-doc]`` from the repository root
-(``bash scripts/test -s concurrency_benchmark`` runs it with ``--write-doc``;
-not part of the default test run). It writes the "Concurrency" section of
-``docs/benchmarks.md`` and leaves the rest of the file as it is.
-
-What is measured, and why this way:
-
-* **In process, one event loop, no Django request context**: the situation of
-  regstack's FastAPI routes. N = 1, 20 and 100 fires are started at once
-  (``asyncio.gather``) and every fire has one sync receiver that blocks for 0,
-  5 or 50 ms (``time.sleep``: a webhook, an SMTP relay). Contenders, in
-  interleaved rounds: ours (``await registry.fire``, default settings: 20
-  workers), Django's ``await signal.asend_robust`` (the same receiver), and
-  regstack's own ``await HookRegistry.fire`` (a kwargs-only equivalent, which
-  regstack runs inline on the loop). Per batch: wall time; per fire: the time
-  from the batch start to that fire's return (p50, p99); and the **worst
-  event-loop stall**: a ticker task sleeps 1 ms in a loop, and the largest gap
-  between two ticks, minus the 1 ms, is how long the loop could not run
-  anything else (other requests included).
-* **A hung receiver**: k sync receivers of event A are stuck for good (k = 0,
-  1 and workers - 1); then fires of event B (a 5 ms sync receiver), one after
-  another, are timed. B must keep its latency while a worker is free.
-* **Over real HTTP**: the testproject under uvicorn on 127.0.0.1 (a free port),
-  20 concurrent ``POST /api/auth/login`` with a slow sync receiver on
-  ``user_logged_in``: none (the baseline: argon2 on regstack's loop), 1 s, 1 s
-  with ``"timeout": 0.2``, and 5 s with ``"timeout": 1``. Each login's time
-  minus the baseline's median login time at the same concurrency is what the
-  receiver cost it.
-
-Every loop is bounded (rounds, fires, per-request and per-server timeouts).
+In process (a sync receiver of 0/5/50 ms, a hung receiver) and over HTTP (concurrent logins with a
+slow receiver); ``--write-doc`` writes the "Concurrency" section of docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -442,7 +414,7 @@ def section(run: RunInfo, measured: Measured) -> str:
         "",
         f"`{run.command}`, {run.when}, {leg_name()}, {run.seconds:.0f} s. Load average "
         f"(1/5/15 min) before: {run.loads[0]}, after: {run.loads[1]}. Written by "
-        "`benchmarks/concurrency.py` (its docstring says how the numbers are made).",
+        "`benchmarks/concurrency.py`.",
         "",
         "Fires from async code with no Django request context (regstack's FastAPI routes), "
         f"default settings (`REGSTACK_HOOKS_WORKERS = {measured.workers}`). Each fire has one sync "

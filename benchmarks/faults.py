@@ -1,21 +1,6 @@
-"""The fault trials' failure table: run the plan, print each result, write docs/background.md.
+"""The fault trials' failure table: run the plan (or render saved results), write background.md.
 
-Run it (not part of the default test run; about 20 minutes on two cores)::
-
-    python -m benchmarks.faults --write-doc                  # the whole plan, then the table
-    python -m benchmarks.faults --only sigkill --trials 10   # a part, fewer trials (no doc)
-    python -m benchmarks.faults --from-results .cache/faults --write-doc
-                                                             # the trials session's results
-
-in a venv with the ``scaleout`` dependency group on Django 6.x (the
-``trials`` nox session's: ``bash scripts/test -s trials`` runs the same plan
-as pytest tests, asserts the durable promise and saves each cell's results
-under ``.cache/faults/``). It needs ``redis-server`` on PATH.
-
-What each cell does is in ``support/faults/scenarios.py``; the plan
-(trial counts) in ``support/faults/trials.py``. Every cell gets a fresh
-site under a temporary directory (tmpfs when there is one) and kills every
-process it started, whatever happens.
+Needs Django 6.1, the ``scaleout`` group and ``redis-server``; the cells are in support/faults/.
 """
 
 from __future__ import annotations

@@ -1,27 +1,7 @@
-"""What every benchmark shares: Django set-up, the timing loop, the machine, tables.
+"""What every benchmark shares: Django set-up, the timing loop, tables.
 
-Why the timing loop looks the way it does:
-
-* ``time.perf_counter_ns`` around a *batch* of operations, divided by the
-  batch size: one fire costs from a few hundred nanoseconds to a few hundred
-  microseconds, so timing single calls would mostly measure the clock. Each
-  contender gets its own batch size, calibrated during the warm-up so one
-  timed batch lasts about ``target_ms``.
-* Interleaved rounds (A, B, C, A, B, C ...): a shared machine drifts (other
-  processes, CPU frequency, the allocator), and interleaving exposes every
-  contender to the same drift, so ratios stay meaningful when absolute
-  numbers move.
-* The median of rounds, not the mean: one round hit by a context switch must
-  not move the result.
-* The starting contender rotates from round to round (A, B, C, then B, C, A,
-  then C, A, B ...): still interleaved, but no contender always runs first
-  after the collection or always follows the same neighbour (a thread hop
-  right after another one finds the worker thread awake).
-* The garbage collector is disabled while a round is timed and re-enabled
-  (with a full ``gc.collect()``) between rounds, so a collection triggered by
-  one contender's garbage is not billed to the next one. The heap built by
-  the set-up is frozen first (``gc.freeze()``), so those collections only scan
-  what the benchmark allocated and stay cheap.
+Batches timed with ``perf_counter_ns``, interleaved rotating rounds, medians, gc off inside a
+round (docs/benchmarks.md, "How the numbers are made").
 """
 
 from __future__ import annotations

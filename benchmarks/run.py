@@ -1,14 +1,6 @@
-"""Run every benchmark, print the tables, regenerate ``docs/benchmarks.md``.
+"""``python -m benchmarks``: run every part, print the tables, regenerate docs/benchmarks.md.
 
-``python -m benchmarks`` from the repository root, after the test set-up
-(an environment with ``pip install -e '.[regstack]'`` plus ``httpx``). One
-interpreter is one *leg* (a Django and Python version); the doc keeps one
-section per leg: this run's leg is replaced, the other legs' sections are
-carried over as they were (each says its own command and date), and the rest
-of the file is rewritten. Run it once per interpreter to fill every leg.
-
-The defaults finish in about three minutes on two busy cores; every round
-count is a flag (``--help``), and ``--quick`` divides them for a smoke run.
+One interpreter is one leg: its section is replaced, the other legs' are kept.
 """
 
 from __future__ import annotations

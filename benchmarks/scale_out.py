@@ -1,30 +1,7 @@
 """Scale-out figures: deliveries per second by worker count, enqueue cost per backend.
 
-Run it (not part of the default test run; a few minutes at most)::
-
-    bash scripts/test -s scale_out_benchmark          # through nox, its own venv
-    python -m benchmarks.scale_out [--events 300]     # in a venv with the scaleout group
-
-It needs ``redis-server`` on PATH (``bash scripts/test`` installs it when it
-can) and writes ``docs/scale-out.md``.
-
-How each figure is taken, and why that way:
-
-* **Delivered events per second** (per backend, one worker and two): the
-  site of ``support/scale_out.py`` (uvicorn + regstack + Django
-  with ``testproject.settings_scale_out``) gets a *backlog* of ``--events``
-  events from real HTTP flows while no worker runs; then 1 (or 2) workers are
-  started and the rate is taken from the workers' own delivery timestamps
-  (``BackgroundDelivery.created_at``), first to last. Worker start-up and the
-  HTTP producer are thus left out: the figure is what the workers drain.
-* **Enqueue cost per event** (per backend, in one process, no worker): what a
-  background handler costs the request that fires it, i.e. what
-  ``regstack_django``'s receiver does per event: encode the payload, then
-  ``await deliver.aenqueue(...)`` through the configured backend. Timed over
-  batches (``time.perf_counter_ns`` around 200 enqueues), median of rounds.
-
-Each backend is measured in a fresh ``TESTPROJECT_VAR_DIR`` and a fresh
-``redis-server``, so no run inherits another's queue.
+Database, Redis and Celery backends on the site of :mod:`support.scale_out`; needs Django 6.x,
+the ``scaleout`` group and ``redis-server``; writes docs/scale-out.md.
 """
 
 from __future__ import annotations
@@ -133,7 +110,7 @@ def enqueue_probe(rounds: int) -> dict[str, float]:
     call_command("migrate", verbosity=0)  # the database backend's task table
     from regstack.models.user import BaseUser
 
-    from regstack_django.background.enqueue import deliver
+    from regstack_django.worker import deliver
     from regstack_django.envelope import seal
     from regstack_django.serialize import encode
 

@@ -1,15 +1,6 @@
-"""A throw-away ``redis-server`` for the scale-out test and figures.
+"""A throw-away ``redis-server`` on a free loopback port, for the scale-out tests and figures.
 
-The scale-out leg needs a *real* Redis (django-tasks-redis and Celery's Redis
-transport speak its protocol, streams and lists included), but must not touch
-one a developer already runs on 6379. :class:`RedisServer` starts its own
-``redis-server`` on a free loopback port, with its working directory, log and
-(disabled) persistence in a temporary directory, and stops it at the end.
-
-Where ``redis-server`` comes from: ``bash scripts/test`` installs it from the
-Debian registry (``apt-get install redis-server``) when it is missing and the
-machine allows it; :func:`redis_server_path` tells the tests whether it is
-there, and :data:`SKIP_REASON` is what they say when it is not.
+It never touches a Redis a developer runs on 6379; ``bash scripts/test`` installs the binary.
 """
 
 from __future__ import annotations

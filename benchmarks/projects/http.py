@@ -1,8 +1,7 @@
-"""The HTTP concurrency benchmark's server (``benchmarks.concurrency``): the site, a slow login.
+"""The HTTP concurrency benchmark's server: the site, plus an optional slow login receiver.
 
-``BENCH_LOGIN_RECEIVER_SECONDS`` adds one slow sync receiver on ``user_logged_in``
-(:func:`benchmarks.receivers.slow_login`), with ``BENCH_LOGIN_RECEIVER_TIMEOUT`` as its
-``"timeout"`` if set; ``BENCH_CHEAP_ARGON2`` makes password hashing cheap in this process.
+``BENCH_LOGIN_RECEIVER_SECONDS`` / ``_TIMEOUT`` wire :func:`benchmarks.receivers.slow_login`;
+``BENCH_CHEAP_ARGON2`` makes password hashing cheap in this process.
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
 """Receivers the load test wires in (:mod:`benchmarks.projects.load`), and only there.
 
-Each call appends ``probe<TAB>event<TAB>email`` to ``<VAR_DIR>/load_probes.log`` before anything
-else (before raising, before sleeping), with one ``O_APPEND`` write: the load test counts calls
-per probe, event and user once the server has stopped, without a model or SQLite's write lock.
+Each call appends ``probe<TAB>event<TAB>email`` to ``<VAR_DIR>/load_probes.log`` first (one
+``O_APPEND`` write), so the load test counts calls without a model or SQLite's write lock.
 """
 
 from __future__ import annotations

@@ -1,9 +1,7 @@
-"""The testproject's site as a benchmark server runs it: its apps, URLs and regstack, by name.
+"""The testproject's site as a benchmark server runs it: apps, URLs and regstack named by string.
 
-Production-like (DEBUG off, secrets from the environment ``benchmarks.load.server_env`` sets),
-database Tasks backend, verification off: the client is another process and cannot read the
-verification links regstack keeps in the server's memory. The benchmarks never import the
-testproject; Django loads it from these strings.
+Production-like (DEBUG off), database Tasks backend, verification off: the client is another
+process and cannot read the verification links regstack keeps in the server's memory.
 """
 
 from __future__ import annotations

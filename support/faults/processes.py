@@ -1,16 +1,6 @@
-"""The processes of one trial site, and how the trials start, stop, kill and freeze them.
+"""The processes of one trial site (uvicorn, workers, relay, redis-server) and how to kill them.
 
-:class:`Site` is the testproject as production runs it, on one var dir
-(both SQLite files, the probe's deliveries file, every process's log):
-uvicorn serving ``testproject.asgi`` on a free loopback port, Tasks workers
-(``manage.py db_worker`` of django-tasks-db, or ``manage.py run_redis_tasks
---continuous`` of django-tasks-redis), the outbox relay (``manage.py
-regstack_relay``) when the entries are durable, and a throw-away
-``redis-server`` for the Redis backend. Every process it started is killed
-by :meth:`Site.close` (the trials call it in ``finally``).
-
-A migrated ``db.sqlite3`` is built once per run (:func:`template_database`)
-and copied into each site: ``migrate`` costs seconds per site otherwise.
+Every process a :class:`Site` started is killed by :meth:`Site.close`.
 """
 
 from __future__ import annotations

@@ -1,23 +1,7 @@
-"""Settings of the fault trials: the scale-out testproject with one counting probe.
+"""Settings of the fault trials: the scale-out testproject with the counting probe's entries.
 
-Everything of :mod:`testproject.settings_scale_out` (WAL SQLite, no e-mail
-verification, console e-mail bodies logged, the Tasks backend chosen by
-``TESTPROJECT_TASKS_BACKEND``, the outbox timings of ``TESTPROJECT_OUTBOX_*``),
-except the background
-entries: the trials fire two events and each has the probe's entries
-(``FAULTS_ENTRIES``, default both): :func:`~support.faults.probe.record_today`,
-a background entry as today, and :func:`~support.faults.probe.record_durable`,
-the same handler with ``"durable": True``. Side by side, both see exactly the
-same faults: one trial measures today's delivery and the durable one.
-
-* ``include_secrets``: the probe reads the token of the event's ``url``,
-  unique per fire, so a delivery is matched to the one fire it came from
-  (the token is also in the server's e-mail log, where the harness reads
-  what fired);
-* ``FAULTS_HANDLER_SECONDS`` (env): the probe sleeps that long before it
-  records, like a handler waiting on a mail server.
-
-``ROOT_URLCONF`` adds the trials' Django view (:mod:`support.faults.urls`).
+``FAULTS_ENTRIES`` picks today's entry, the durable one or both; ``FAULTS_HANDLER_SECONDS``
+makes the probe wait first; ``ROOT_URLCONF`` adds the trials' Django view.
 """
 
 from __future__ import annotations

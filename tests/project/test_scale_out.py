@@ -1,24 +1,6 @@
 """The scale-out leg: the testproject on Redis-backed Tasks backends with real workers.
 
-What it proves, on django-tasks-redis and on django-tasks-celery (Redis broker),
-each with its own ``redis-server`` on a free loopback port
-(:mod:`support.redis_server`), the composed ASGI app under uvicorn, and
-two worker processes (:mod:`support.scale_out`):
-
-* every one of 500+ events fired by real regstack HTTP flows (registrations,
-  logins, logouts, password-reset requests) is delivered to its background
-  handler exactly once, and both workers take part;
-* the queue as stored in Redis (streams, hashes, Celery's lists, decoded)
-  carries no live token link and no password hash, while it does carry the
-  payload (so the check is not vacuous);
-* a worker stopped gracefully (SIGTERM) mid-run exits cleanly and the other
-  one delivers everything that is left, still exactly once;
-* with Redis down at fire time, the auth flows still succeed, and each event
-  is logged once at ERROR naming the event and the handler, never the payload.
-
-Runs on Django 6.x with the ``scaleout`` dependency group (the noxfile runs it
-on one leg). Without ``redis-server`` it skips, saying so; under CI (``CI``
-set) a missing Redis or package is a failure instead.
+Exactly-once delivery, no secret in Redis, graceful stops, Redis down at fire time.
 """
 
 from __future__ import annotations

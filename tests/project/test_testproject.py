@@ -1,12 +1,6 @@
-"""The testproject end to end: a real regstack, the whole site, Django receivers.
+"""The testproject end to end: one tour fires all 20 events, one ``AuditEvent`` row each.
 
-Proves what the demo claims: one tour over HTTP fires all 20 regstack events,
-each lands as exactly one ``AuditEvent`` row (whether connected by
-``@receiver`` or through ``REGSTACK_HOOKS``), no live-token URL or password
-hash reaches the database, a log record, the audit page or the admin, and the
-project's commands work as a new user would run them. The site is what a user
-gets from settings (``REGSTACK_INSTANCE``) and ``get_asgi_application()``,
-driven through the ``regstack_client`` fixture on a fresh regstack database.
+No live-token URL or password hash reaches the database, a log, the audit page or the admin.
 """
 
 from __future__ import annotations
