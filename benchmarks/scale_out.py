@@ -110,9 +110,9 @@ def enqueue_probe(rounds: int) -> dict[str, float]:
     call_command("migrate", verbosity=0)  # the database backend's task table
     from regstack.models.user import BaseUser
 
-    from regstack_django.worker import deliver
     from regstack_django.envelope import seal
     from regstack_django.serialize import encode
+    from regstack_django.worker import deliver
 
     user = BaseUser(
         _id="0" * 32,
