@@ -16,6 +16,7 @@ from pathlib import Path
 from support.faults import table, trials
 from support.faults.counting import Outcome
 from support.faults.processes import _tmp_root
+from support.machine import version
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,8 +30,6 @@ def _versions() -> str:
     from support.faults.processes import REPO
 
     names = ("django_tasks_db", "django_tasks_redis", "regstack")
-    from importlib.metadata import version
-
     parts = [f"Python {platform.python_version()}", f"Django {django.get_version()}"]
     parts += [f"{name.replace('_', '-')} {version(name.replace('_', '-'))}" for name in names]
     return ", ".join(parts) + (f" (processes run from {REPO})" if REPO != REPO_ROOT else "")

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from support import scale_out as harness
+from support.machine import version
 from support.redis_server import SKIP_REASON, RedisServer, redis_server_path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -155,15 +156,8 @@ def _machine() -> str:
 
 
 def _versions() -> str:
-    import importlib.metadata as metadata
-
     names = ("django", "regstack", "django-tasks-db", "django-tasks-redis", "django-tasks-celery")
-    found = []
-    for name in names:
-        try:
-            found.append(f"{name} {metadata.version(name)}")
-        except metadata.PackageNotFoundError:
-            continue
+    found = [f"{name} {v}" for name in names if (v := version(name)) != "not installed"]
     redis_version = subprocess.run(
         ["redis-server", "--version"], capture_output=True, text=True, check=False
     ).stdout.split()
