@@ -1,10 +1,6 @@
 """The whole test matrix: ``bash scripts/test`` runs ``nox`` with these sessions.
 
-Legs: Python 3.11 + Django 5.2 LTS, Python 3.13 + Django 5.2 LTS (the Tasks
-backport on a Python that is not 3.11), Python 3.12 + Django 6.0, Python 3.13 +
-Django 6.1, plus ``lint`` (ruff and mypy strict). A leg whose interpreter is
-missing is skipped and nox's summary says so; on CI (``CI`` set) a missing
-interpreter is an error instead.
+Four Python x Django legs and ``lint``. A leg without its interpreter is skipped; on CI it fails.
 """
 
 from __future__ import annotations
@@ -33,6 +29,14 @@ PROJECT_SUITE[("3.13", "5.2")] = [
     "tests/project/test_worker.py",
     "tests/project/test_durable_worker.py",
 ]
+# A smoke of every benchmark command the README lists (a few rounds, no doc), each on one
+# leg: the ones Django 5.2 runs on the oldest leg (~1-2 minutes), the scale-out two
+# (Redis, Celery, Django 6.1) on the scale-out leg.
+BENCHMARK_SMOKE = "tests/benchmarks/test_smoke.py"
+BENCHMARK_SMOKE_LEGS = {
+    ("3.11", "5.2"): f"{BENCHMARK_SMOKE}::test_benchmark_smoke",
+    SCALE_OUT_LEG: f"{BENCHMARK_SMOKE}::test_scale_out_benchmark_smoke",
+}
 
 
 def _django(version: str) -> str:
@@ -49,7 +53,10 @@ def tests(session: nox.Session, django: str) -> None:
     session.install(
         "-e", f".[{extras}]", _django(django), *nox.project.dependency_groups(PYPROJECT, *groups)
     )
-    session.run("python", "-m", "pytest", *session.posargs)
+    session.run("python", "-m", "pytest", f"--ignore={BENCHMARK_SMOKE}", *session.posargs)
+    smoke = BENCHMARK_SMOKE_LEGS.get((str(session.python), django))
+    if not session.posargs and smoke:
+        session.run("python", "-m", "pytest", smoke)
     # The testproject's end-to-end tests need its own settings: a second run.
     paths = PROJECT_SUITE.get((str(session.python), django))
     if not session.posargs and paths:
@@ -151,4 +158,4 @@ def load_test(session: nox.Session) -> None:
     session.install(
         "-e", ".[regstack,tasks]", _django("5.2"), *nox.project.dependency_groups(PYPROJECT, "test")
     )
-    session.run("python", "benchmarks/load.py", "--write-doc", *session.posargs)
+    session.run("python", "-m", "benchmarks.load", "--write-doc", *session.posargs)

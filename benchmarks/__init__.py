@@ -1,8 +1,6 @@
-"""Benchmarks for regstack_django: dispatch cost, request-level cost, memory.
+"""Benchmarks for regstack_django: ``python -m benchmarks`` regenerates docs/benchmarks.md.
 
-Run ``python -m benchmarks`` from the repository root (``--help`` for flags);
-it prints its tables and regenerates ``docs/benchmarks.md``. The parts can run
-alone: ``python -m benchmarks.dispatch``, ``.request``, ``.memory``.
+The parts also run alone (``python -m benchmarks.dispatch``, ``.request``, ``.memory``, ...).
 """
 
 from __future__ import annotations

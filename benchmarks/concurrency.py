@@ -1,35 +1,7 @@
-"""Concurrency: many fires at once, three buses side by side, in one run.
+"""Many fires at once through ours, Django's ``asend_robust`` and regstack's ``fire``.
 
-``python -m benchmarks.concurrency [--write-doc]`` from the repository root
-(``bash scripts/test -s concurrency_benchmark`` runs it with ``--write-doc``;
-not part of the default test run). It writes the "Concurrency" section of
-``docs/benchmarks.md`` and leaves the rest of the file as it is.
-
-What is measured, and why this way:
-
-* **In process, one event loop, no Django request context**: the situation of
-  regstack's FastAPI routes. N = 1, 20 and 100 fires are started at once
-  (``asyncio.gather``) and every fire has one sync receiver that blocks for 0,
-  5 or 50 ms (``time.sleep``: a webhook, an SMTP relay). Contenders, in
-  interleaved rounds: ours (``await registry.fire``, default settings: 20
-  workers), Django's ``await signal.asend_robust`` (the same receiver), and
-  regstack's own ``await HookRegistry.fire`` (a kwargs-only equivalent, which
-  regstack runs inline on the loop). Per batch: wall time; per fire: the time
-  from the batch start to that fire's return (p50, p99); and the **worst
-  event-loop stall**: a ticker task sleeps 1 ms in a loop, and the largest gap
-  between two ticks, minus the 1 ms, is how long the loop could not run
-  anything else (other requests included).
-* **A hung receiver**: k sync receivers of event A are stuck for good (k = 0,
-  1 and workers - 1); then fires of event B (a 5 ms sync receiver), one after
-  another, are timed. B must keep its latency while a worker is free.
-* **Over real HTTP**: the testproject under uvicorn on 127.0.0.1 (a free port),
-  20 concurrent ``POST /api/auth/login`` with a slow sync receiver on
-  ``user_logged_in``: none (the baseline: argon2 on regstack's loop), 1 s, 1 s
-  with ``"timeout": 0.2``, and 5 s with ``"timeout": 1``. Each login's time
-  minus the baseline's median login time at the same concurrency is what the
-  receiver cost it.
-
-Every loop is bounded (rounds, fires, per-request and per-server timeouts).
+In process (a sync receiver of 0/5/50 ms, a hung receiver) and over HTTP (concurrent logins with a
+slow receiver); ``--write-doc`` writes the "Concurrency" section of docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -54,17 +26,18 @@ from benchmarks.harness import (
     REPO_ROOT,
     SETTINGS,
     leg_name,
-    load_average,
     md_table,
     setup_django,
     text_table,
 )
+from support.machine import load_average
 
 OURS, DJANGO, REGSTACK = "ours", "Django asend_robust", "regstack fire"
 CONTENDERS = (OURS, DJANGO, REGSTACK)
 DOC = REPO_ROOT / "docs" / "benchmarks.md"
 SECTION = re.compile(r"<!-- section: concurrency -->\n.*?<!-- /section -->\n", re.DOTALL)
 TICK = 0.001
+HTTP_SETTINGS = "benchmarks.projects.http"
 
 
 @dataclasses.dataclass
@@ -247,7 +220,7 @@ async def _logins(
 ) -> tuple[list[float], list[int | None]]:
     import httpx
 
-    from benchmarks.load import API_PREFIX, PASSWORD
+    from benchmarks.load.runs import API_PREFIX, PASSWORD
 
     emails = [f"c{i}@example.com" for i in range(logins)]
     async with httpx.AsyncClient(base_url=base_url, trust_env=False, timeout=60) as client:
@@ -274,8 +247,9 @@ async def _logins(
     return [r[0] for r in results], [r[1] for r in results]
 
 
-def measure_http(logins: int) -> list[HttpRun]:
-    from benchmarks import load
+def measure_http(logins: int, *, smoke: bool = False) -> list[HttpRun]:
+    """Time ``logins`` concurrent logins per server configuration (smoke: two of them)."""
+    from benchmarks.load import server as load
 
     runs = [
         HttpRun("no slow receiver (baseline)", None, None),
@@ -283,6 +257,8 @@ def measure_http(logins: int) -> list[HttpRun]:
         HttpRun('1 s sync receiver, "timeout": 0.2', 1.0, 0.2),
         HttpRun('5 s sync receiver, "timeout": 1', 5.0, 1.0),
     ]
+    if smoke:
+        runs = [runs[0], runs[2]]
     for run in runs:
         with tempfile.TemporaryDirectory(prefix="regstack_django_concurrency_") as tmp:
             var_dir = Path(tmp)
@@ -291,27 +267,11 @@ def measure_http(logins: int) -> list[HttpRun]:
                 env_extra["BENCH_LOGIN_RECEIVER_SECONDS"] = str(run.seconds)
             if run.timeout is not None:
                 env_extra["BENCH_LOGIN_RECEIVER_TIMEOUT"] = str(run.timeout)
-            original = load.server_env
-
-            def server_env(
-                settings_module: str,
-                var: Path,
-                original: Callable[[str, Path], dict[str, str]] = original,
-                env_extra: dict[str, str] = env_extra,
-            ) -> dict[str, str]:
-                return {**original(settings_module, var), **env_extra}
-
-            load.server_env = server_env  # type: ignore[assignment]
-            try:
-                with load.served("benchmarks.settings_http", var_dir, var_dir / "log", 60) as (
-                    base_url,
-                    _process,
-                ):
-                    run.latencies, run.statuses = asyncio.run(
-                        asyncio.wait_for(_logins(base_url, logins, (run.seconds or 0) + 0.5), 300)
-                    )
-            finally:
-                load.server_env = original  # type: ignore[assignment]
+            server = load.served(HTTP_SETTINGS, var_dir, var_dir / "log", 60, env_extra)
+            with server as (base_url, _process):
+                run.latencies, run.statuses = asyncio.run(
+                    asyncio.wait_for(_logins(base_url, logins, (run.seconds or 0) + 0.5), 300)
+                )
         print(f"  measured HTTP: {run.label}", flush=True)
     return runs
 
@@ -424,37 +384,49 @@ HTTP_HEADERS = [
 ]
 
 
-def section(
-    floor: float,
-    command: str,
-    when: str,
-    seconds: float,
-    loads: tuple[str, str],
-    grid: list[list[str]],
-    hung: list[tuple[int, float, float]],
-    workers: int,
-    http: list[HttpRun],
-    verdicts: list[tuple[str, str, str, str]],
-) -> str:
+@dataclasses.dataclass(frozen=True)
+class RunInfo:
+    """How the section's figures were taken: the command, when, how long, the load."""
+
+    command: str
+    when: str
+    seconds: float
+    loads: tuple[str, str]
+
+
+@dataclasses.dataclass(frozen=True)
+class Measured:
+    """What one run measured, as the section shows it."""
+
+    floor: float
+    workers: int
+    grid: list[list[str]]
+    hung: list[tuple[int, float, float]]
+    http: list[HttpRun]
+    verdicts: list[tuple[str, str, str, str]]
+
+
+def section(run: RunInfo, measured: Measured) -> str:
+    """Return the "Concurrency" section of docs/benchmarks.md."""
     lines = [
         "<!-- section: concurrency -->",
         "## Concurrency",
         "",
-        f"`{command}`, {when}, {leg_name()}, {seconds:.0f} s. Load average (1/5/15 min) "
-        f"before: {loads[0]}, after: {loads[1]}. Written by `benchmarks/concurrency.py` "
-        "(its docstring says how the numbers are made).",
+        f"`{run.command}`, {run.when}, {leg_name()}, {run.seconds:.0f} s. Load average "
+        f"(1/5/15 min) before: {run.loads[0]}, after: {run.loads[1]}. Written by "
+        "`benchmarks/concurrency.py`.",
         "",
         "Fires from async code with no Django request context (regstack's FastAPI routes), "
-        f"default settings (`REGSTACK_HOOKS_WORKERS = {workers}`). Each fire has one sync "
+        f"default settings (`REGSTACK_HOOKS_WORKERS = {measured.workers}`). Each fire has one sync "
         "receiver that blocks for the time shown; N fires start at once. *wall*: the batch; "
         "*p50/p99*: each fire, from the batch start to its return; *stall*: the longest the "
         "event loop could run nothing else (a 1 ms ticker's worst gap, median over the "
-        f"batches). On this machine at this load the same ticker alone shows {_ms(floor)} ms: "
-        "the floor no contender can go under.",
+        "batches). On this machine at this load the same ticker alone shows "
+        f"{_ms(measured.floor)} ms: the floor no contender can go under.",
         "",
-        md_table(["target", "limit", "measured", "verdict"], [list(v) for v in verdicts]),
+        md_table(["target", "limit", "measured", "verdict"], [list(v) for v in measured.verdicts]),
         "",
-        md_table(GRID_HEADERS, grid),
+        md_table(GRID_HEADERS, measured.grid),
         "",
         "- ours: each fire leases one of the bridge's worker threads; 20 fires run side by "
         "side, 100 fires in five waves of 20. Django's `asend_robust` hops every fire to "
@@ -477,39 +449,49 @@ def section(
         "- inside a Django request or below `async_to_sync`, the hop goes to the caller's "
         "own thread, as Django does: the caller waits for every sync receiver.",
         "",
+    ]
+    lines += _hung_lines(measured)
+    if measured.http:
+        lines += _http_lines(measured)
+    lines.append("<!-- /section -->")
+    return "\n".join(lines) + "\n"
+
+
+def _hung_lines(measured: Measured) -> list[str]:
+    return [
         "**A hung receiver.** k sync receivers of `user_logged_out` blocked for good (each "
         "holds one worker), then fires of `user_registered` (one 5 ms sync receiver) one "
         "after another:",
         "",
         md_table(
             ["hung receivers of A", "B p50 ms", "B max ms"],
-            [[str(k), f"{p50:.1f}", f"{worst:.1f}"] for k, p50, worst in hung],
+            [[str(k), f"{p50:.1f}", f"{worst:.1f}"] for k, p50, worst in measured.hung],
         ),
         "",
     ]
-    if http:
-        lines += [
-            "**Over HTTP.** The testproject under uvicorn (127.0.0.1, one worker process), "
-            "20 users registered, then 20 concurrent `POST /api/auth/login`. regstack "
-            "hashes passwords with argon2 on its event loop (~100 ms of CPU per login at "
-            "its defaults, far more on a busy machine), which would drown the receivers' "
-            "cost: this server uses cheap argon2 parameters (`benchmarks/settings_http.py`). "
-            "The baseline is the same logins with no slow receiver; the last two columns "
-            "are what the slow receiver added: the medians' difference, and the largest "
-            "difference between a login and the baseline login of the same rank (sorted "
-            "by time), i.e. beyond that login's own work.",
-            "",
-            md_table(HTTP_HEADERS, http_rows(http)),
-            "",
-            "- Without a timeout every login waits for its own 1 s receiver, but only its "
-            "own: the 20 run on 20 workers side by side (on asgiref's one shared thread, "
-            "as issue 13 measured before the pool, they finished one receiver apart). "
-            "With a timeout the login returns at the budget, the receiver "
-            "is logged as timed out and finishes on its worker.",
-            "",
-        ]
-    lines.append("<!-- /section -->")
-    return "\n".join(lines) + "\n"
+
+
+def _http_lines(measured: Measured) -> list[str]:
+    return [
+        "**Over HTTP.** The testproject under uvicorn (127.0.0.1, one worker process), "
+        "20 users registered, then 20 concurrent `POST /api/auth/login`. regstack "
+        "hashes passwords with argon2 on its event loop (~100 ms of CPU per login at "
+        "its defaults, far more on a busy machine), which would drown the receivers' "
+        "cost: this server uses cheap argon2 parameters (`benchmarks/projects/http.py`). "
+        "The baseline is the same logins with no slow receiver; the last two columns "
+        "are what the slow receiver added: the medians' difference, and the largest "
+        "difference between a login and the baseline login of the same rank (sorted "
+        "by time), i.e. beyond that login's own work.",
+        "",
+        md_table(HTTP_HEADERS, http_rows(measured.http)),
+        "",
+        "- Without a timeout every login waits for its own 1 s receiver, but only its "
+        "own: the 20 run on 20 workers side by side (on asgiref's one shared thread, "
+        "as issue 13 measured before the pool, they finished one receiver apart). "
+        "With a timeout the login returns at the budget, the receiver "
+        "is logged as timed out and finishes on its worker.",
+        "",
+    ]
 
 
 def write_doc(text: str, path: Path = DOC) -> None:
@@ -531,7 +513,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-http", action="store_true", help="skip the uvicorn part")
     parser.add_argument("--http-only", action="store_true", help="only the uvicorn part")
     parser.add_argument("--write-doc", action="store_true", help="update docs/benchmarks.md")
+    parser.add_argument("--smoke", action="store_true", help="a few fires and logins, no doc")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    if args.smoke and args.write_doc:
+        parser.error("--smoke writes no doc")
+    if args.smoke:
+        args.rounds, args.sizes, args.delays, args.hung_fires, args.logins = 1, "1,20", "0,5", 3, 2
     sizes = tuple(int(s) for s in args.sizes.split(","))
     delays = tuple(float(d) for d in args.delays.split(","))
 
@@ -546,7 +533,7 @@ def main(argv: list[str] | None = None) -> int:
     floor = 0.0 if args.http_only else asyncio.run(idle_stall(max(5, args.rounds)))
     cells = {} if args.http_only else asyncio.run(measure_grid(sizes, delays, args.rounds))
     hung = [] if args.http_only else asyncio.run(measure_hung(workers, args.hung_fires))
-    http = [] if args.no_http else measure_http(args.logins)
+    http = [] if args.no_http else measure_http(args.logins, smoke=args.smoke)
     seconds = time.perf_counter() - started
     loads = (loads[0], load_average())
     grid = grid_rows(cells, sizes, delays)
@@ -568,7 +555,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.write_doc:
         command = " ".join(["python -m benchmarks.concurrency", *(argv or sys.argv[1:])])
         write_doc(
-            section(floor, command, when, seconds, loads, grid, hung, workers, http, verdicts)
+            section(
+                RunInfo(command, when, seconds, loads),
+                Measured(floor, workers, grid, hung, http, verdicts),
+            )
         )
         print(f"wrote {DOC}")
     return 0

@@ -1,29 +1,6 @@
 """The cost of one fire: our registry against Django's robust send and regstack's bus.
 
-For each receiver mix (0, 1 sync, 10 sync, 1 async, 10 async, 5 sync + 5
-async) the same Django-style receivers are connected to
-
-* the Signal behind ``regstack_django.HookRegistry`` (a custom event, so no
-  settings-wired receiver interferes), fired with ``await registry.fire`` and
-  ``registry.fire_sync``;
-* a plain ``django.dispatch.Signal``, sent with ``asend_robust`` and
-  ``send_robust`` (what a project would do without the bridge);
-
-and equivalent kwargs-only handlers to regstack's own ``HookRegistry``
-(``await fire`` only: regstack has no synchronous fire). A bare thread-sensitive
-``sync_to_async`` hop around a trivial function is timed next to the mixes with
-sync receivers: it is the floor for running sync code from async code (the
-target's reference). So is a bare hop into a single-thread executor of its own
-(``SyncToAsync(..., executor=ThreadPoolExecutor(max_workers=1))``), the kind of
-hop a pooled fire makes into its worker; it is reported beside the target.
-These hops and ``ours`` are timed in batches of one size, so that the ratios
-between them carry no per-batch cost (see ``harness.time_async``).
-
-Receivers have empty bodies, so what is timed is dispatch alone. Every fire
-passes ``user=<object>``, as regstack's login does. Each mix runs in its own
-set of interleaved rounds; all mixes run in one process and one event loop.
-
-Run alone: ``python -m benchmarks.dispatch [--rounds N]``.
+Empty-bodied receivers in six mixes, next to a bare thread-sensitive hop (the target's floor).
 """
 
 from __future__ import annotations

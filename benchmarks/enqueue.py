@@ -1,31 +1,7 @@
-"""The cost of one background enqueue per event, with django-tasks-db on SQLite.
+"""The cost of one background enqueue per event (django-tasks-db on SQLite), from async code.
 
-Side by side, from async code (regstack fires with ``await``), on one event
-with exactly one receiver:
-
-* ``inline async``: an async no-op receiver, run in the request;
-* ``inline sync``: a sync no-op receiver (one ``sync_to_async`` thread hop);
-* ``background``: the receiver ``REGSTACK_HOOKS`` connects for
-  ``{"handler": ..., "background": True}``: it encodes the payload and
-  enqueues one task, which with ``django_tasks_db.DatabaseBackend`` is one
-  INSERT (and one commit) into the project's database;
-* ``background, durable``: the same entry with ``"durable": True``: it
-  encodes and signs the payload and inserts one outbox row (an INSERT and a
-  commit into the same database); the relay's enqueue happens later, outside
-  the request.
-
-Both background receivers run as from regstack's routes (a plain event loop):
-their database work goes to the bridge's own enqueue thread.
-
-Every fire passes a user shaped like regstack's (so the payload encodes one),
-as ``user_logged_in`` does. The tasks are never run: the worker's cost is not
-the request's.
-
-It runs with the testproject's settings (``TASKS`` is its database backend)
-on a temporary ``TESTPROJECT_VAR_DIR``, created, migrated and removed here,
-and uses the shared harness: interleaved rounds, medians, paired ratios.
-
-Run: ``python -m benchmarks.enqueue [--rounds N]`` (about half a minute).
+Inline async, inline sync, background and durable receivers side by side, on the testproject's
+settings in a throw-away ``TESTPROJECT_VAR_DIR``: ``python -m benchmarks.enqueue``.
 """
 
 from __future__ import annotations
@@ -48,7 +24,6 @@ from benchmarks.harness import (
     AsyncOp,
     Series,
     leg_name,
-    load_average,
     md_table,
     paired_ratio_quartiles,
     setup_django,
@@ -56,6 +31,7 @@ from benchmarks.harness import (
     time_async,
     us,
 )
+from support.machine import load_average
 
 INLINE_ASYNC = "inline async"
 INLINE_SYNC = "inline sync"
@@ -181,7 +157,10 @@ def main(argv: list[str] | None = None) -> int:
         help="where the temporary database goes (default: the system's; try /dev/shm "
         "to take the disk's fsync out of the figure)",
     )
+    parser.add_argument("--smoke", action="store_true", help="two short rounds")
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.rounds, args.warmup, args.target_ms = 2, 0, 5.0
 
     var_dir = Path(tempfile.mkdtemp(prefix="regstack-enqueue-bench-", dir=args.tmp))
     os.environ["DJANGO_SETTINGS_MODULE"] = "testproject.settings"

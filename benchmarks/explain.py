@@ -1,12 +1,6 @@
 """Turn this run's measurements into the doc's "why is it missed" notes.
 
-The doc is regenerated on every run, so the explanation of a missed target
-must be computed from the same run's numbers, never written by hand: a note
-that quotes last month's microseconds (or last month's implementation) next
-to today's table would mislead. Each note therefore says how far over the
-target ours is in microseconds, then accounts for that excess with parts
-timed alone by :mod:`benchmarks.profile` and with what the dispatch benchmark
-counted (thread hops and tasks per fire), and leaves the remainder explicit.
+Computed from the same run's numbers, never written by hand, so a note never quotes stale figures.
 """
 
 from __future__ import annotations
@@ -14,9 +8,10 @@ from __future__ import annotations
 import os
 
 from benchmarks.dispatch import DJANGO, HOP, MIXES, OURS, REGSTACK, DispatchResult
-from benchmarks.harness import Target, load_average
+from benchmarks.harness import Target
 from benchmarks.memory import MemoryResult
 from benchmarks.profile import ProfileResult
+from support.machine import load_average
 
 
 def _busy() -> bool:

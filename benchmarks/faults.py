@@ -1,21 +1,6 @@
-"""The fault trials' failure table: run the plan, print each result, write docs/background.md.
+"""The fault trials' failure table: run the plan (or render saved results), write background.md.
 
-Run it (not part of the default test run; about 20 minutes on two cores)::
-
-    python -m benchmarks.faults --write-doc                  # the whole plan, then the table
-    python -m benchmarks.faults --only sigkill --trials 10   # a part, fewer trials (no doc)
-    python -m benchmarks.faults --from-results .cache/faults --write-doc
-                                                             # the trials session's results
-
-in a venv with the ``scaleout`` dependency group on Django 6.x (the
-``trials`` nox session's: ``bash scripts/test -s trials`` runs the same plan
-as pytest tests, asserts the durable promise and saves each cell's results
-under ``.cache/faults/``). It needs ``redis-server`` on PATH.
-
-What each cell does is in ``tests/project/faults/scenarios.py``; the plan
-(trial counts) in ``tests/project/faults/trials.py``. Every cell gets a fresh
-site under a temporary directory (tmpfs when there is one) and kills every
-process it started, whatever happens.
+Needs Django 6.1, the ``scaleout`` group and ``redis-server``; the cells are in support/faults/.
 """
 
 from __future__ import annotations
@@ -23,19 +8,17 @@ from __future__ import annotations
 import argparse
 import datetime
 import platform
-import sys
 import tempfile
 import time
 import traceback
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
+from support.faults import table, trials
+from support.faults.counting import Outcome
+from support.faults.processes import _tmp_root
+from support.machine import version
 
-from tests.project.faults import table, trials  # noqa: E402
-from tests.project.faults.counting import Outcome  # noqa: E402
-from tests.project.faults.processes import _tmp_root  # noqa: E402
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 DOC = REPO_ROOT / "docs" / "background.md"
 RESULTS = REPO_ROOT / ".cache" / "faults"
@@ -44,11 +27,9 @@ RESULTS = REPO_ROOT / ".cache" / "faults"
 def _versions() -> str:
     import django
 
-    from tests.project.faults.processes import REPO
+    from support.faults.processes import REPO
 
     names = ("django_tasks_db", "django_tasks_redis", "regstack")
-    from importlib.metadata import version
-
     parts = [f"Python {platform.python_version()}", f"Django {django.get_version()}"]
     parts += [f"{name.replace('_', '-')} {version(name.replace('_', '-'))}" for name in names]
     return ", ".join(parts) + (f" (processes run from {REPO})" if REPO != REPO_ROOT else "")
@@ -110,7 +91,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--disk", action="store_true", help="sites in the system's temp dir, not tmpfs"
     )
+    parser.add_argument(
+        "--smoke", action="store_true", help="one cell (sigkill, database), 2 trials; no doc"
+    )
     args = parser.parse_args(argv)
+    if args.smoke and (args.write_doc or args.from_results):
+        parser.error("--smoke runs one small cell and writes no doc")
+    if args.smoke:
+        args.only, args.backend, args.trials = ["sigkill"], ["database"], 2
+        args.save = Path(tempfile.mkdtemp(prefix="faults-smoke-")) / "smoke.json"
     started = time.monotonic()
     if args.from_results:
         files = (

@@ -1,33 +1,12 @@
-"""What every benchmark shares: Django set-up, the timing loop, the machine, tables.
+"""What every benchmark shares: Django set-up, the timing loop, tables.
 
-Why the timing loop looks the way it does:
-
-* ``time.perf_counter_ns`` around a *batch* of operations, divided by the
-  batch size: one fire costs from a few hundred nanoseconds to a few hundred
-  microseconds, so timing single calls would mostly measure the clock. Each
-  contender gets its own batch size, calibrated during the warm-up so one
-  timed batch lasts about ``target_ms``.
-* Interleaved rounds (A, B, C, A, B, C ...): a shared machine drifts (other
-  processes, CPU frequency, the allocator), and interleaving exposes every
-  contender to the same drift, so ratios stay meaningful when absolute
-  numbers move.
-* The median of rounds, not the mean: one round hit by a context switch must
-  not move the result.
-* The starting contender rotates from round to round (A, B, C, then B, C, A,
-  then C, A, B ...): still interleaved, but no contender always runs first
-  after the collection or always follows the same neighbour (a thread hop
-  right after another one finds the worker thread awake).
-* The garbage collector is disabled while a round is timed and re-enabled
-  (with a full ``gc.collect()``) between rounds, so a collection triggered by
-  one contender's garbage is not billed to the next one. The heap built by
-  the set-up is frozen first (``gc.freeze()``), so those collections only scan
-  what the benchmark allocated and stay cheap.
+Batches timed with ``perf_counter_ns``, interleaved rotating rounds, medians, gc off inside a
+round (docs/benchmarks.md, "How the numbers are made").
 """
 
 from __future__ import annotations
 
 import gc
-import importlib.metadata
 import os
 import platform
 import re
@@ -38,6 +17,8 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from support.machine import cpu_model, version
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -290,31 +271,6 @@ class Target:
 # --------------------------------------------------------------------------- machine
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def load_average() -> str:
-    """The 1/5/15-minute load, to judge how busy a shared machine was."""
-    try:
-        return " / ".join(Path("/proc/loadavg").read_text().split()[:3])
-    except OSError:
-        return "n/a"
-
-
-def _version(distribution: str) -> str:
-    try:
-        return importlib.metadata.version(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return "not installed"
-
-
 def machine() -> dict[str, str]:
     """What the numbers were measured on, in the doc's words."""
     import django
@@ -324,14 +280,14 @@ def machine() -> dict[str, str]:
     except AttributeError:  # pragma: no cover - not Linux
         usable = os.cpu_count() or 0
     return {
-        "CPU": _cpu_model(),
+        "CPU": cpu_model(),
         "cores": f"{os.cpu_count()} (usable by this process: {usable})",
         "OS": platform.platform(),
         "Python": f"{platform.python_implementation()} {platform.python_version()}",
         "Django": django.get_version(),
-        "asgiref": _version("asgiref"),
-        "regstack": _version("regstack"),
-        "regstack-django": _version("regstack-django"),
+        "asgiref": version("asgiref"),
+        "regstack": version("regstack"),
+        "regstack-django": version("regstack-django"),
     }
 
 

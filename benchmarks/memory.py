@@ -1,26 +1,6 @@
-"""Memory: many fires and many ``ready()`` calls must leave the heap flat.
+"""Memory: many fires and many ``ready()`` calls must leave the heap flat (``tracemalloc``).
 
-Three phases, each measured with ``tracemalloc`` after its own warm-up
-(caches, interned strings, first-use allocations of asyncio and asgiref are
-not leaks and must not be billed):
-
-1. ``await registry.fire`` from async code, cycling through a mix of events:
-   three receivers (sync + async + the settings-wired one), one sync
-   receiver (a thread hop each), one async receiver, no receiver (fast path),
-   and a receiver that raises (so the failure path runs: one ERROR record,
-   ``receiver_failed`` sent to a receiver, the failure list dropped);
-2. ``registry.fire_sync`` from sync code over the same mix (the async
-   receivers run through ``async_to_sync``, a fresh event loop each time);
-3. ``apps.get_app_config("regstack_django").ready()`` again and again (each
-   call re-registers checks, reconnects ``setting_changed`` and rewires
-   ``REGSTACK_HOOKS``).
-
-Phases 1 and 2 share the ``--fires`` budget (90 % async, 10 % sync: a sync
-fire with async receivers builds an event loop, so it is ~100x slower). For
-each phase: traced bytes before and after (after ``gc.collect()``), the net
-difference per operation, and the top growing source lines if any.
-
-Run alone: ``python -m benchmarks.memory [--fires N] [--ready-runs N]``.
+Async fires, sync fires and ``ready()`` runs, each after its own warm-up; growth per operation.
 """
 
 from __future__ import annotations

@@ -1,24 +1,6 @@
-"""Where one fire's time goes: the building blocks, timed one by one.
+"""Where one fire's time goes: its building blocks, each timed alone with the same harness.
 
-A dispatch target compares whole fires; when one is missed, the question is
-which part costs what. cProfile's per-call overhead (~1 µs) is as large as
-the parts themselves, so instead each building block that the three buses
-use is timed alone, with the same harness (interleaved, rotating rounds,
-median, gc off), next to an empty ``await`` as the floor:
-
-* the thread hop and what rides on it (our connection hygiene before and
-  after the receivers, Django's per-call ``sync_to_async`` construction);
-* the task machinery (``asyncio.gather`` of one coroutine, as Django and
-  regstack use even for one receiver);
-* the bookkeeping (``Signal._live_receivers``, our event-name lookup for a
-  known and a custom name);
-* ``async_to_sync`` from sync code, the floor for async receivers fired with
-  ``fire_sync`` / ``send_robust``.
-
-The per-part numbers are medians of this run, so they move with the
-machine's load like everything else; their sums explain the dispatch table.
-
-Run alone: ``python -m benchmarks.profile [--rounds N]``.
+cProfile's per-call overhead is as large as the parts, so the parts are timed one by one.
 """
 
 from __future__ import annotations

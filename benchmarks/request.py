@@ -1,39 +1,7 @@
 """Request-level cost: a real regstack login over ASGI, with and without the bridge.
 
-One process, one event loop, two ``RegStack`` apps built by
-``testproject.tour`` on the *same* SQLite file (so both log in the same user
-against the same data), each served in process through
-``httpx.ASGITransport`` with its lifespan run by hand. One app is left alone;
-the other is ``regstack_django.attach``-ed. Every login fires regstack's
-``user_logged_in`` once.
-
-Configurations, timed in interleaved rounds (A, B, C, D, A, B, C, D ...):
-
-A. **regstack alone**: the app without the bridge.
-B. **bridge, no receivers**: attached, nothing connected to ``user_logged_in``
-   (the bridge's fast path).
-C. **bridge, 3 empty receivers**: a sync receiver, an async receiver and a
-   settings-wired receiver (``REGSTACK_HOOKS``), all with empty bodies: the
-   bridge's whole machinery (the thread hop, the gather, the calls) without
-   any receiver work.
-D. **bridge, 3 receivers**: the same three with bodies: a sync ORM write
-   (``tests.testapp.models.Delivery``, through the one thread-sensitive hop,
-   ``CONN_MAX_AGE=0`` as Django's default), an async receiver, and the
-   settings-wired ``benchmarks.receivers.settings_receiver``.
-
-What is compared: the target (bridge cost ≤ 1 % of the request, excluding
-the receivers' own work) is **C against A**. Two measures are reported:
-
-* end to end: median request time of C minus that of A (argon2 makes the
-  login ~100 ms or more and noisy, so this difference has a wide spread,
-  shown as the p25-p75 of round-by-round differences);
-* in the request: each app's ``hooks.fire`` is wrapped with a timer, so every
-  login also records how long its one ``fire("user_logged_in")`` took (for A,
-  regstack's own bus with no handlers; for C, regstack's bus plus the whole
-  bridge). This isolates the bridge from the argon2 noise; the verdict uses
-  (fire time C - fire time A) / request time A.
-
-Run alone: ``python -m benchmarks.request [--rounds N]``.
+Four configurations (regstack alone; bridge with 0, 3 empty, 3 real receivers) in interleaved
+rounds; the target compares the in-request fire time of C against A.
 """
 
 from __future__ import annotations
@@ -79,7 +47,7 @@ SETTINGS_RECEIVER_EMPTY = "benchmarks.receivers.settings_receiver_empty"
 
 def orm_write(sender: object, **kwargs: Any) -> None:
     """A sync receiver doing one ORM INSERT (runs in the thread hop)."""
-    from tests.testapp.models import Delivery
+    from benchmarks.projects.records.models import Delivery
 
     user = kwargs["user"]
     Delivery.objects.create(event="user_logged_in", receiver="orm_write", detail=str(user.id))
@@ -145,7 +113,7 @@ async def serving(database: Path, *, bridged: bool) -> AsyncIterator[Served]:
     import httpx
 
     import regstack_django
-    from testproject.tour import build_fastapi_app, build_tour_config, build_tour_regstack
+    from support.tour.app import build_fastapi_app, build_tour_config, build_tour_regstack
 
     rs = build_tour_regstack(build_tour_config(f"sqlite+aiosqlite:///{database}?timeout=30"))
     app = build_fastapi_app(rs)
@@ -207,7 +175,7 @@ class RequestResult:
 
 
 async def _measure(rounds: int, warmup: int, database: Path) -> RequestResult:
-    from tests.testapp.models import Delivery
+    from benchmarks.projects.records.models import Delivery
 
     result = RequestResult(rounds=rounds)
     async with AsyncExitStack() as stack:

@@ -1,14 +1,6 @@
-"""Run every benchmark, print the tables, regenerate ``docs/benchmarks.md``.
+"""``python -m benchmarks``: run every part, print the tables, regenerate docs/benchmarks.md.
 
-``python -m benchmarks`` from the repository root, after the test set-up
-(an environment with ``pip install -e '.[regstack]'`` plus ``httpx``). One
-interpreter is one *leg* (a Django and Python version); the doc keeps one
-section per leg: this run's leg is replaced, the other legs' sections are
-carried over as they were (each says its own command and date), and the rest
-of the file is rewritten. Run it once per interpreter to fill every leg.
-
-The defaults finish in about three minutes on two busy cores; every round
-count is a flag (``--help``), and ``--quick`` divides them for a smoke run.
+One interpreter is one leg: its section is replaced, the other legs' are kept.
 """
 
 from __future__ import annotations
@@ -28,11 +20,11 @@ from benchmarks.harness import (
     Report,
     Target,
     leg_name,
-    load_average,
     machine,
     md_table,
     setup_django,
 )
+from support.machine import load_average
 
 DEFAULT_OUTPUT = REPO_ROOT / "docs" / "benchmarks.md"
 PARTS = ("dispatch", "request", "memory", "profile")
@@ -66,7 +58,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--only", default=",".join(PARTS), help=f"comma-separated subset of {','.join(PARTS)}"
     )
-    parser.add_argument("--quick", action="store_true", help="a tenth of every count (smoke run)")
+    parser.add_argument("--quick", action="store_true", help="a tenth of every count")
+    parser.add_argument(
+        "--smoke", action="store_true", help="a few rounds of every part, no doc (the test suite's)"
+    )
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="the doc to write")
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args(argv)
@@ -79,6 +74,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         args.fires = max(1000, args.fires // 10)
         args.ready_runs = max(20, args.ready_runs // 10)
         args.profile_rounds = max(5, args.profile_rounds // 4)
+    if args.smoke:
+        args.rounds, args.target_ms, args.request_rounds = 3, 0.5, 2
+        args.fires, args.ready_runs, args.profile_rounds = 1000, 5, 2
+        args.no_write = True
     return args
 
 
@@ -219,7 +218,7 @@ legs below say when and at what load they were measured.
   regstack event names, as regstack fires them. The *bare hop* is
   `await sync_to_async(f, thread_sensitive=True)()` of a trivial `f`.
 - **Request**: `POST /api/auth/login` of a real regstack app (built by
-  `testproject.tour`) through `httpx.ASGITransport`, lifespan run by hand; see the
+  `support.tour`) through `httpx.ASGITransport`, lifespan run by hand; see the
   section for the four configurations and exactly what the 1 % target compares.
 - **Memory**: `tracemalloc` after a warm-up, before/after with a half-way mark;
   growth per operation and the top growing lines.

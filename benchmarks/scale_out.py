@@ -1,30 +1,7 @@
 """Scale-out figures: deliveries per second by worker count, enqueue cost per backend.
 
-Run it (not part of the default test run; a few minutes at most)::
-
-    bash scripts/test -s scale_out_benchmark          # through nox, its own venv
-    python -m benchmarks.scale_out [--events 300]     # in a venv with the scaleout group
-
-It needs ``redis-server`` on PATH (``bash scripts/test`` installs it when it
-can) and writes ``docs/scale-out.md``.
-
-How each figure is taken, and why that way:
-
-* **Delivered events per second** (per backend, one worker and two): the
-  site of ``tests/project/scale_out_harness.py`` (uvicorn + regstack + Django
-  with ``testproject.settings_scale_out``) gets a *backlog* of ``--events``
-  events from real HTTP flows while no worker runs; then 1 (or 2) workers are
-  started and the rate is taken from the workers' own delivery timestamps
-  (``BackgroundDelivery.created_at``), first to last. Worker start-up and the
-  HTTP producer are thus left out: the figure is what the workers drain.
-* **Enqueue cost per event** (per backend, in one process, no worker): what a
-  background handler costs the request that fires it, i.e. what
-  ``regstack_django``'s receiver does per event: encode the payload, then
-  ``await deliver.aenqueue(...)`` through the configured backend. Timed over
-  batches (``time.perf_counter_ns`` around 200 enqueues), median of rounds.
-
-Each backend is measured in a fresh ``TESTPROJECT_VAR_DIR`` and a fresh
-``redis-server``, so no run inherits another's queue.
+Database, Redis and Celery backends on the site of :mod:`support.scale_out`; needs Django 6.x,
+the ``scaleout`` group and ``redis-server``; writes docs/scale-out.md.
 """
 
 from __future__ import annotations
@@ -43,12 +20,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
+from support import scale_out as harness
+from support.machine import version
+from support.redis_server import SKIP_REASON, RedisServer, redis_server_path
 
-from tests.project import scale_out_harness as harness  # noqa: E402
-from tests.project.redis_server import SKIP_REASON, RedisServer, redis_server_path  # noqa: E402
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 OUTPUT = REPO_ROOT / "docs" / "scale-out.md"
 BACKENDS = ("database", "redis", "celery")
@@ -65,7 +41,9 @@ def _rate(times: list[datetime.datetime]) -> float:
     return (len(times) - 1) / span if span > 0 else float("nan")
 
 
-def measure_delivery(workdir: Path, backend: str, events: int) -> dict[str, float]:
+def measure_delivery(
+    workdir: Path, backend: str, events: int, *, smoke: bool = False
+) -> dict[str, float]:
     """Deliveries per second from a backlog of ``events``: 1 and 2 workers, 2 handler kinds.
 
     Keys ``"<wait> ms, <n> worker(s)"``, where ``wait`` is how long the handler
@@ -79,9 +57,9 @@ def measure_delivery(workdir: Path, backend: str, events: int) -> dict[str, floa
         harness.running_site(workdir / "site", backend, redis) as site,
     ):
         produced = 0
-        for wait_ms in HANDLER_WAITS_MS:
+        for wait_ms in HANDLER_WAITS_MS[:1] if smoke else HANDLER_WAITS_MS:
             site.extra_env["TESTPROJECT_SCALE_OUT_HANDLER_SECONDS"] = str(wait_ms / 1000)
-            for count in (1, 2):
+            for count in (1,) if smoke else (1, 2):
                 tag = f"h{wait_ms}-w{count}"
                 fired = asyncio.run(
                     harness.produce(site.base_url, harness.emails(tag, users), resets=RESETS)
@@ -133,9 +111,9 @@ def enqueue_probe(rounds: int) -> dict[str, float]:
     call_command("migrate", verbosity=0)  # the database backend's task table
     from regstack.models.user import BaseUser
 
-    from regstack_django.background.enqueue import deliver
     from regstack_django.envelope import seal
     from regstack_django.serialize import encode
+    from regstack_django.worker import deliver
 
     user = BaseUser(
         _id="0" * 32,
@@ -178,15 +156,8 @@ def _machine() -> str:
 
 
 def _versions() -> str:
-    import importlib.metadata as metadata
-
     names = ("django", "regstack", "django-tasks-db", "django-tasks-redis", "django-tasks-celery")
-    found = []
-    for name in names:
-        try:
-            found.append(f"{name} {metadata.version(name)}")
-        except metadata.PackageNotFoundError:
-            continue
+    found = [f"{name} {v}" for name in names if (v := version(name)) != "not installed"]
     redis_version = subprocess.run(
         ["redis-server", "--version"], capture_output=True, text=True, check=False
     ).stdout.split()
@@ -227,7 +198,9 @@ def render(
     }
     for backend, rates in delivery.items():
         cells = " | ".join(
-            f"{rates[_key(wait, count)]:.0f}/s" for wait in HANDLER_WAITS_MS for count in (1, 2)
+            f"{rates[key]:.0f}/s" if (key := _key(wait, count)) in rates else "-"
+            for wait in HANDLER_WAITS_MS
+            for count in (1, 2)
         )
         lines.append(f"| {backend} | {commands[backend]} | {rates['events']:.0f} | {cells} |")
     lines += [
@@ -301,7 +274,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backends", default=",".join(BACKENDS), help="comma-separated")
     parser.add_argument("--output", type=Path, default=OUTPUT)
     parser.add_argument("--enqueue-probe", type=int, metavar="ROUNDS", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--smoke", action="store_true", help="50 events, one worker, one round; prints, no doc"
+    )
     options = parser.parse_args(argv)
+    if options.smoke:
+        options.events, options.rounds = 50, 1
     if options.enqueue_probe:
         print(json.dumps(enqueue_probe(options.enqueue_probe)))
         return 0
@@ -321,12 +299,18 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(f"   {enqueue[backend]['median_us'] / 1000:.2f} ms per event", flush=True)
             print(f"== {backend}: deliveries per second (backlog of ~{events})", flush=True)
-            delivery[backend] = measure_delivery(Path(tmp) / f"deliver-{backend}", backend, events)
+            delivery[backend] = measure_delivery(
+                Path(tmp) / f"deliver-{backend}", backend, events, smoke=options.smoke
+            )
             for key, value in delivery[backend].items():
                 if key != "events":
                     print(f"   {key}: {value:.0f}/s", flush=True)
+    text = render(delivery, enqueue, machine)
+    if options.smoke:
+        print(text)
+        return 0
     options.output.parent.mkdir(parents=True, exist_ok=True)
-    options.output.write_text(render(delivery, enqueue, machine))
+    options.output.write_text(text)
     print(f"== wrote {options.output}")
     return 0
 

@@ -1,21 +1,12 @@
 """What ``SecretsFilter`` costs per log record: ``python -m benchmarks.secrets_filter``.
 
-For each kind of record a process writes (a clean line, uvicorn's access line
-with and without OAuth ``code``/``state``, SQLAlchemy's INFO parameter line
-with a password hash, regstack's console e-mail body, a record with a clean
-traceback), it times a ``StreamHandler`` writing to memory with and without
-the filter, and reports the difference per record (median of interleaved
-rounds, garbage collector off while timing). Times are this thread's CPU time
-(``time.thread_time_ns``), so a machine busy with other work inflates them
-far less than wall-clock time. Twice: before any secret event
-fired, and with the recent-token set full (256 links, what a busy process
-holds), which adds the search for a fired token to every record.
-
-No database, no server: about ten seconds, and it needs only the package.
+Thread CPU time per record through a ``StreamHandler``, with and without the filter, before any
+secret event fired and with the recent-token set full.
 """
 
 from __future__ import annotations
 
+import argparse
 import gc
 import io
 import logging
@@ -130,7 +121,10 @@ def _fill_recent() -> None:
     SecretsFilter().filter(KINDS["clean line, no args"]())  # build the index once
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.secrets_filter")
+    parser.add_argument("--smoke", action="store_true", help="three short rounds per record kind")
+    rounds, n = (3, 20) if parser.parse_args(argv).smoke else (31, 300)
     print(
         f"Python {sys.version.split()[0]}; CPU time per record through a StreamHandler "
         "with a Formatter"
@@ -141,7 +135,7 @@ def main() -> int:
         if fill is not None:
             fill()
         for kind, make in KINDS.items():
-            without, with_ = measure(make)
+            without, with_ = measure(make, rounds=rounds, n=n)
             print(
                 f"| {kind} | {without / 1000:.2f} | {with_ / 1000:.2f} | "
                 f"{(with_ - without) / 1000:+.2f} | {label} |"

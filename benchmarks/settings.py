@@ -1,33 +1,42 @@
-"""Django settings for the benchmarks: the test suite's, on a throw-away database.
+"""Django settings of the in-process benchmarks, on a throw-away SQLite file removed at exit.
 
-The benchmarks reuse ``tests.settings`` (so ``tests.testapp``'s ``Delivery``
-model is installed and the Tasks backend matches the Django version), but must
-never touch a database a test run might be using: ``NAME`` points at a fresh
-file in a temporary directory, removed when the process exits. One
-settings-wired receiver is named in ``REGSTACK_HOOKS`` so that the request and
-memory benchmarks exercise the wiring path a project would use.
+One settings-wired receiver is named in ``REGSTACK_HOOKS``, so the request and memory
+benchmarks exercise the wiring path a project uses.
 """
 
 from __future__ import annotations
 
 import atexit
+import importlib.util
 import shutil
 import tempfile
 from pathlib import Path
 
-from tests.settings import *  # noqa: F403 - a settings module extends another this way
-from tests.settings import DATABASES as _TEST_DATABASES
-
 TEMP_DIR = Path(tempfile.mkdtemp(prefix="regstack_django_bench_"))
 atexit.register(shutil.rmtree, TEMP_DIR, ignore_errors=True)
 
+SECRET_KEY = "regstack-django-benchmarks"
+DEBUG = False
+USE_TZ = True
+INSTALLED_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "regstack_django",
+    "benchmarks.projects.records",
+]
 DATABASES = {
-    "default": {
-        **_TEST_DATABASES["default"],
-        "NAME": str(TEMP_DIR / "django.sqlite3"),
-        "TEST": {},
-    }
+    "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(TEMP_DIR / "django.sqlite3")}
 }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Django 6.0+ ships django.tasks; on 5.2 the django_tasks backport stands in.
+TASKS_PACKAGE = "django.tasks" if importlib.util.find_spec("django.tasks") else "django_tasks"
+if TASKS_PACKAGE == "django_tasks":
+    INSTALLED_APPS.append("django_tasks")
+TASKS = {"default": {"BACKEND": f"{TASKS_PACKAGE}.backends.immediate.ImmediateBackend"}}
+
+REGSTACK = {"jwt_secret": "regstack-django-benchmarks-jwt-secret-0123456789"}
+REGSTACK_HOOKS_RAISE_ERRORS = False
 
 #: The settings-wired receiver of the request benchmark (``user_logged_in``).
 #: ``benchmarks.request`` swaps it with ``override_settings`` per configuration,

@@ -1,14 +1,6 @@
 """The Celery app of the testproject, for ``TESTPROJECT_TASKS_BACKEND=celery``.
 
-django-tasks-celery enqueues through the app its ``CELERY_APP`` option names
-(see :mod:`testproject.settings`), and the worker is started on the same one::
-
-    celery -A testproject.celery_app worker
-
-The app reads every ``CELERY_*`` Django setting (the broker is
-``TESTPROJECT_REDIS_URL``). Nothing registers tasks here: Celery's Django
-fix-up sets Django up in the worker, ``regstack_django`` then imports its
-``deliver`` task, and django-tasks-celery registers it with this app.
+Worker: ``celery -A testproject.celery_app worker``; it reads every ``CELERY_*`` Django setting.
 """
 
 from __future__ import annotations

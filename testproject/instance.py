@@ -1,21 +1,6 @@
 """The testproject's regstack instance: what ``settings.REGSTACK_INSTANCE`` names.
 
-A project whose regstack needs only settings gives ``REGSTACK = {...}`` (the
-README's Quick start). The testproject needs more, so it builds its own
-instance and names the builder in ``REGSTACK_INSTANCE``: the tour
-(:mod:`testproject.tour`) signs in through an in-process stand-in OAuth
-provider, which must be registered before regstack builds its router, and reads
-e-mail tokens and SMS codes from the console e-mail and null SMS outboxes.
-``regstack_django`` calls :func:`build_regstack` once, bridges the instance to
-Django signals and serves it (``get_asgi_application()``, ``manage.py
-runserver``); ``regstack_django.get_regstack()`` returns it.
-
-One switch, for measurements only: the setting ``TESTPROJECT_ATTACH_BRIDGE``
-(default ``True``) set to ``False`` builds the same instance with a regstack
-hook registry that the bridge cannot wrap, so regstack's events reach no Django
-signal. The load test (``benchmarks/load.py``, settings
-``testproject.settings_load_nobridge``) uses it as its "without the bridge"
-baseline; nothing else should turn it off.
+It registers the tour's stand-in OAuth provider before regstack builds its router.
 """
 
 from __future__ import annotations
@@ -26,7 +11,7 @@ from django.conf import settings
 from regstack import RegStack
 from regstack.hooks.events import HookRegistry as RegstackHookRegistry
 
-from testproject.tour import build_tour_config, build_tour_regstack
+from support.tour.app import build_tour_config, build_tour_regstack
 
 
 def build_regstack(*, database_url: str | None = None) -> RegStack:

@@ -1,37 +1,7 @@
 """Settings of the testproject: a Django site that embeds regstack.
 
-Both halves are configured here, so a Django developer finds everything in the
-usual place: Django's own settings, ``REGSTACK_INSTANCE`` (the builder of the
-project's regstack, :func:`testproject.instance.build_regstack`, which reads
-the ``RegStackConfig`` fields in ``TESTPROJECT_REGSTACK``) and
-``REGSTACK_HOOKS`` (which functions ``regstack_django`` connects to which
-regstack event).
-
-Environment variables:
-
-``DJANGO_DEBUG``
-    ``1`` (the default, for the demo) or ``0`` for production-like settings.
-``DJANGO_SECRET_KEY``, ``REGSTACK_JWT_SECRET``
-    Required when ``DJANGO_DEBUG=0``; with DEBUG on, development defaults apply.
-``DJANGO_ALLOWED_HOSTS``
-    Comma-separated; used when ``DJANGO_DEBUG=0``.
-``REGSTACK_BASE_URL``
-    Where regstack's e-mailed links point (default ``http://127.0.0.1:8000``).
-``TESTPROJECT_VAR_DIR``
-    Where both SQLite files live (default ``testproject/var/``); tests and
-    throw-away demo runs point it at a temporary directory.
-``TESTPROJECT_DURABLE``
-    ``1`` makes every background entry below durable (``"durable": True``:
-    the event goes through the outbox and ``manage.py regstack_relay``);
-    off by default. ``TESTPROJECT_OUTBOX_LEASE``,
-    ``TESTPROJECT_OUTBOX_POLL_INTERVAL`` and ``TESTPROJECT_OUTBOX_BACKOFF_MAX``
-    set the ``REGSTACK_OUTBOX_*`` settings of the same names (tests use short
-    ones).
-``TESTPROJECT_TASKS_BACKEND``, ``TESTPROJECT_REDIS_URL``
-    Which Tasks backend runs the background handlers: ``database`` (the
-    default), ``redis`` or ``celery`` (both Django 6.x, with the extra
-    packages of the ``scaleout`` dependency group), and the Redis server those
-    two use (default ``redis://127.0.0.1:6379/0``).
+Django's settings, ``REGSTACK_INSTANCE`` and ``REGSTACK_HOOKS`` side by side; the environment
+switches below (``DJANGO_*``, ``REGSTACK_*``, ``TESTPROJECT_*``) serve the tests and benchmarks.
 """
 
 from __future__ import annotations

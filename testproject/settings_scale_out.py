@@ -1,40 +1,6 @@
-"""The testproject's settings for the scale-out test and figures (Redis, Celery, workers).
+"""The testproject's settings for the scale-out tests and figures (Redis, Celery, workers).
 
-Everything of :mod:`testproject.settings` (so the Tasks backend is still
-chosen by ``TESTPROJECT_TASKS_BACKEND`` / ``TESTPROJECT_REDIS_URL``), plus:
-
-* ``TESTPROJECT_REGSTACK["require_verification"] = False``: the load comes from another
-  process, which cannot read the verification links regstack keeps in the
-  server's memory. ``POST /register`` then creates a usable account and fires
-  ``user_registered``, so one user can go on to log in, log out and ask for
-  password resets over HTTP.
-* One *background* handler on each event that load fires
-  (:data:`SCALE_OUT_EVENTS`): ``testproject.audit.hooks.record_delivery``,
-  which writes one ``BackgroundDelivery`` row per task run (event, e-mail,
-  worker pid), so the test counts deliveries per event and per worker.
-  No ``include_secrets`` entry: the queue must carry no token URL.
-* regstack's console e-mail logs each message body (with its link) at INFO on
-  the server's output: the test reads the password-reset links from there, as
-  a user reads them from a mailbox, and then looks for them in Redis.
-* SQLite in WAL mode with immediate transactions: the server and several
-  worker processes write the same file at once; WAL lets readers run beside
-  the writer and ``IMMEDIATE`` takes the write lock up front, so a writer
-  waits for it (``timeout``) instead of failing on a lock upgrade.
-* ``TESTPROJECT_SCALE_OUT_HANDLER_SECONDS`` (default 0): the handler sleeps
-  that long before it writes, like a handler waiting on a mail server; the
-  figures use it to show what a second worker buys when handlers wait.
-* A short blocking read for django-tasks-redis workers (500 ms instead of
-  5 s): a gracefully stopped worker notices the signal within that time.
-* Bounded broker calls (docs/scale-out.md, "Timeouts"): django-tasks-redis
-  leaves its socket timeout unbounded by default, so a frozen Redis would
-  hold an enqueue forever; here the socket timeout is 2 s (above the 500 ms
-  blocking read, as django-tasks-redis requires) and connecting 1 s. For
-  Celery, the Redis transport's socket and connect timeouts are 1 s and a
-  failed publish is retried once. ``REGSTACK_HOOKS_ENQUEUE_TIMEOUT`` (2 s)
-  bounds what a request waits whatever the backend does.
-* ``TESTPROJECT_DURABLE=1`` makes these entries durable too.
-
-Select it with ``DJANGO_SETTINGS_MODULE=testproject.settings_scale_out``.
+Verification off, one background handler per event the load fires, WAL SQLite, bounded brokers.
 """
 
 from __future__ import annotations
@@ -51,6 +17,7 @@ from testproject.settings import TASKS_BACKEND as _TASKS_BACKEND
 from testproject.settings import TESTPROJECT_REGSTACK as _BASE_REGSTACK
 from testproject.settings import make_durable
 
+# The load comes from another process, which reads the e-mailed links from the server's log.
 TESTPROJECT_REGSTACK = {
     **_BASE_REGSTACK,
     "require_verification": False,
@@ -91,6 +58,8 @@ if _DURABLE:
 # What a request waits, at most, for one background enqueue (or outbox write).
 REGSTACK_HOOKS_ENQUEUE_TIMEOUT = 2.0
 
+# The server and several workers write one file: WAL lets readers run beside the writer, and
+# IMMEDIATE takes the write lock up front (a writer waits instead of failing on an upgrade).
 _DEFAULT_DB = _BASE_DATABASES["default"]
 DATABASES = {
     **_BASE_DATABASES,
@@ -112,7 +81,7 @@ if _TASKS_BACKEND == "redis":
             **_redis,
             "OPTIONS": {
                 **_redis["OPTIONS"],
-                "REDIS_BLOCK_TIMEOUT": 500,
+                "REDIS_BLOCK_TIMEOUT": 500,  # a stopped worker notices SIGTERM this fast
                 # Unbounded by default: a frozen Redis would hold the enqueue forever.
                 "REDIS_SOCKET_TIMEOUT": 2,
                 "REDIS_SOCKET_CONNECT_TIMEOUT": 1,

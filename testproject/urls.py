@@ -1,8 +1,6 @@
 """The Django side's URLs: the audit page at ``/`` and the admin at ``/admin/``.
 
-regstack's JSON API is not routed here: the application of ``testproject.asgi``
-(``regstack_django.asgi.get_asgi_application()``) sends every path under
-regstack's ``api_prefix`` to regstack before Django sees it.
+regstack's API never reaches them: the ASGI application routes its prefix to regstack.
 """
 
 from __future__ import annotations

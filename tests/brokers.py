@@ -1,11 +1,6 @@
 """Brokers for the background tests: a Tasks backend that talks TCP, and servers for it.
 
-:class:`SocketBackend` enqueues by opening a TCP connection to
-``127.0.0.1:<PORT>``, sending one line and waiting for an answer, as a Redis
-or AMQP client does. Pointed at a port where nothing listens, it is a broker
-that refuses (``ConnectionRefusedError``); pointed at :class:`SilentServer`
-(accepts, never answers) it is a frozen broker, and the enqueue blocks until
-its own socket ``TIMEOUT`` (long by default, like django-tasks-redis).
+Nothing listening: a broker that refuses; :class:`SilentServer`: a frozen one.
 """
 
 from __future__ import annotations
@@ -42,14 +37,6 @@ class SocketBackend(_base):  # type: ignore[misc,valid-type]
     def enqueued(self) -> list[Any]:
         found: list[Any] = self.__dict__.setdefault("_enqueued", [])
         return found
-
-
-def free_port() -> int:
-    """A loopback port with nothing listening (bound, then released)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 class SilentServer:

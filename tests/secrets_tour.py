@@ -1,6 +1,6 @@
 """The whole tour over real HTTP, every logger at DEBUG, for the secrets tests.
 
-:func:`logged_tour` serves a real regstack (``testproject.tour``) with uvicorn
+:func:`logged_tour` serves a real regstack (``support.tour``) with uvicorn
 on a free loopback port, attaches the bridge, optionally connects receivers
 that leak their secrets every way a receiver can (exception message, token
 alone, percent-encoded link, note, group member, cause chain, args, their
@@ -32,14 +32,9 @@ from regstack_django import attach, signals
 from regstack_django.logging import SecretsFilter
 from regstack_django.secrets import SECRET_EVENTS, tokens_of
 from regstack_django.testing import capture_events
-from testproject.tour import (
-    EXPECTED_COUNTS,
-    StandInProvider,
-    build_fastapi_app,
-    build_tour_config,
-    build_tour_regstack,
-    run_tour,
-)
+from support.tour.app import build_fastapi_app, build_tour_config, build_tour_regstack
+from support.tour.provider import StandInProvider
+from support.tour.steps import EXPECTED_COUNTS, run_tour
 from tests.utils import connected
 
 FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"

@@ -1,9 +1,4 @@
-"""The AppConfig: connect the ``@receiver`` functions when Django is ready.
-
-Importing :mod:`.receivers` in ``ready()`` is the Django convention for signal
-receivers; their ``dispatch_uid`` keeps a second ``ready()`` from connecting
-them twice.
-"""
+"""The AppConfig: connect the ``@receiver`` functions when Django is ready."""
 
 from __future__ import annotations
 

@@ -1,21 +1,6 @@
-"""Handlers named by dotted path in ``settings.REGSTACK_HOOKS``.
+"""Handlers named by dotted path in ``settings.REGSTACK_HOOKS``, one of them in the background.
 
-The settings route suits handlers a project wants to switch on, off or to the
-background without touching code: ``regstack_django`` imports and checks them
-at start-up (``manage.py check`` reports a bad path) and connects them.
-
-:func:`send_welcome_email` is a *background* handler: each ``user_verified``
-enqueues a task, and the Tasks worker (``manage.py db_worker``) runs it. It
-then gets ``sender`` as a string (the dotted class name of the original
-sender), ``user`` as a read-only object with the public fields of regstack's
-user (never ``hashed_password``), and ``event_id``, the same on every
-redelivery.
-
-:func:`record_delivery` and :func:`record_delivery_with_secrets` are the
-opt-in *delivery probe* (``TESTPROJECT_DELIVERY_PROBE=1``; off in the demo):
-background handlers that write one ``BackgroundDelivery`` row per task run, so
-the worker tests can prove each event was handled exactly once, in the worker,
-from the JSON payload.
+The ``record_delivery`` ones are the opt-in delivery probe of the worker tests.
 """
 
 from __future__ import annotations

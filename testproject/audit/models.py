@@ -1,9 +1,4 @@
-"""``AuditEvent``: what the Django side recorded for one regstack event.
-
-Only safe facts are stored: the event name, the user's id and e-mail address,
-and a few whitelisted extras (see :mod:`.records`). Never the live-token
-``url`` nor anything from the user's password hash.
-"""
+"""``AuditEvent``: what the Django side recorded for one regstack event, never a secret."""
 
 from __future__ import annotations
 

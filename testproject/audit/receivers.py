@@ -1,13 +1,6 @@
 """``@receiver`` functions: the usual Django way to react to regstack's events.
 
-Connected when :class:`~testproject.audit.apps.AuditConfig` is ready. The
-three events recorded by :mod:`testproject.audit.hooks` (wired through the
-``REGSTACK_HOOKS`` setting instead) are left out here, so every event makes
-exactly one ``AuditEvent`` row.
-
-``record_event`` is a plain synchronous function using the ORM: regstack fires
-from its async FastAPI routes, and ``regstack_django`` runs sync receivers
-through a thread-sensitive ``sync_to_async`` hop, so this is safe there.
+The three events :mod:`.hooks` records are left out, so every event makes exactly one row.
 """
 
 from __future__ import annotations

@@ -1,9 +1,6 @@
 """Turn one regstack event into an ``AuditEvent`` row, keeping secrets out.
 
-Shared by the ``@receiver`` functions and the ``REGSTACK_HOOKS`` handlers, so
-every event is recorded the same way whichever path connected it. What goes in
-``details`` is a whitelist: a new kwarg regstack adds later is ignored rather
-than stored, because it could be a credential like ``url`` is.
+``details`` is a whitelist: a kwarg regstack adds later is ignored, as it could be a credential.
 """
 
 from __future__ import annotations

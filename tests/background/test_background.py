@@ -337,13 +337,15 @@ async def test_every_known_event_as_regstack_sends_it_serialises_without_secrets
     tmp_path: Any, dummy_results: list[Any]
 ) -> None:
     """One real tour, a background handler on all 20 events: what enters the queue."""
-    tour = pytest.importorskip("testproject.tour")
+    pytest.importorskip("regstack")
     import httpx
 
     from regstack_django import KNOWN_EVENTS, attach
+    from support.tour import steps as tour
+    from support.tour.app import build_fastapi_app, build_tour_config, build_tour_regstack
 
-    rs = tour.build_tour_regstack(tour.build_tour_config(f"sqlite+aiosqlite:///{tmp_path}/rs.db"))
-    app = tour.build_fastapi_app(rs)
+    rs = build_tour_regstack(build_tour_config(f"sqlite+aiosqlite:///{tmp_path}/rs.db"))
+    app = build_fastapi_app(rs)
     hooks_setting = {event: [background()] for event in KNOWN_EVENTS}
     token_events = [e for e, (arguments, _) in EVENT_ARGUMENTS.items() if "url" in arguments]
     with (

@@ -32,8 +32,9 @@ from regstack_django.background.tasks_compat import tasks_module
 from regstack_django.envelope import open_envelope
 from regstack_django.models import OutboxEvent
 from regstack_django.worker import deliver
+from support.net import free_port
 from tests import hooks
-from tests.brokers import free_port, socket_tasks
+from tests.brokers import socket_tasks
 
 PKG = settings.TASKS_PACKAGE
 IMMEDIATE = {"default": {"BACKEND": f"{PKG}.backends.immediate.ImmediateBackend"}}

@@ -21,7 +21,8 @@ from django.db import transaction
 from django.test import override_settings
 
 from regstack_django import HookRegistry
-from tests.brokers import SilentServer, free_port, socket_tasks
+from support.net import free_port
+from tests.brokers import SilentServer, socket_tasks
 from tests.utils import bridge_errors
 
 HANDLER = "tests.hooks.record_background"

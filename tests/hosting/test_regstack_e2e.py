@@ -1,7 +1,7 @@
 """A real regstack, driven over HTTP, delivering its events to Django receivers.
 
 Every test builds a fresh ``regstack.RegStack`` on a temporary SQLite file
-(``testproject.tour``), runs its lifespan, ``attach``-es it and talks to it
+(``support.tour``), runs its lifespan, ``attach``-es it and talks to it
 through httpx: no fake registry anywhere.
 """
 
@@ -24,13 +24,8 @@ import regstack_django
 from regstack_django import KNOWN_EVENTS, attach, signals
 from regstack_django.events import EVENT_ARGUMENTS
 from regstack_django.testing import capture_events
-from testproject.tour import (
-    EXPECTED_COUNTS,
-    build_fastapi_app,
-    build_tour_config,
-    build_tour_regstack,
-    run_tour,
-)
+from support.tour.app import build_fastapi_app, build_tour_config, build_tour_regstack
+from support.tour.steps import EXPECTED_COUNTS, run_tour
 from tests.testapp.models import Delivery
 from tests.utils import bridge_errors, connected
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -26,6 +25,7 @@ import httpx
 import pytest
 from django.core.management import call_command
 
+from support.net import free_port
 from tests.instances import JWT_SECRET
 
 pytestmark = pytest.mark.slow
@@ -82,12 +82,6 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "manage.py").write_text(textwrap.dedent(MANAGE))
     (root / "static" / "site.css").write_text("body { color: teal }")
     return root
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Server:

@@ -1,4 +1,4 @@
-"""The tour in ``testproject/tour.py`` fires all 20 regstack events, against bare regstack.
+"""The tour in ``support/tour/`` fires all 20 regstack events, against bare regstack.
 
 No Django here: this proves the tour itself (and pins the event payloads the
 Django bridge relies on, as listed in ``REGSTACK_EVENTS.md``) independently of
@@ -17,14 +17,9 @@ import pytest
 from regstack.hooks.events import KNOWN_EVENTS
 from regstack.models.user import BaseUser
 
-from testproject.tour import (
-    EXPECTED_COUNTS,
-    STANDIN_PROVIDER,
-    build_fastapi_app,
-    build_tour_config,
-    build_tour_regstack,
-    run_tour,
-)
+from support.tour.app import build_fastapi_app, build_tour_config, build_tour_regstack
+from support.tour.provider import STANDIN_PROVIDER
+from support.tour.steps import EXPECTED_COUNTS, run_tour
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator

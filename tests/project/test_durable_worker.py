@@ -1,17 +1,4 @@
-"""Durable delivery and a distrustful worker, with real processes (``db_worker``, the relay).
-
-Like tests/project/test_worker.py (whose :class:`Site` this reuses), every
-process is separate and the test reads the SQLite files with :mod:`sqlite3`:
-
-* forged, tampered and malformed task rows given to a real ``db_worker``:
-  each fails its task with a clear error, runs nothing, and the worker goes
-  on to run the valid task behind them;
-* ``TESTPROJECT_DURABLE=1``: a fire (as regstack's routes fire) writes outbox rows (no task yet),
-  ``manage.py regstack_relay --once`` hands them out, the worker running one
-  is SIGKILLed mid-task, the lease runs out, the relay hands both out again,
-  and every delivery ends up done once, with its ``event_id``; the long-running
-  relay stops cleanly on SIGTERM.
-"""
+"""Durable delivery and a distrustful worker, with real processes (``db_worker``, the relay)."""
 
 from __future__ import annotations
 

@@ -1,25 +1,6 @@
 """Fault tests: real processes killed at random moments, the events counted.
 
-The harness is :mod:`tests.project.faults` (processes, HTTP flows, counting,
-the trial loops). Two kinds of tests here:
-
-* **smoke tests** (the Redis one in the default run, on the Django 6.1 leg
-  with ``redis-server``; the database one with the trials, to keep the
-  default run short): every failure once on one site per backend, whose events each have two
-  probe entries, today's background entry and a durable one: a worker
-  SIGKILLed and one SIGTERMed while events flow, Redis SIGKILLed and
-  restarted (Redis backend), and the web process dying right after COMMIT of
-  an ``atomic()`` block that fired an event, with the relay killed and
-  restarted. The durable entry may lose nothing accepted, and every
-  duplicate carries its one ``event_id``; today's entry shows the on-commit
-  window: the event committed with the data is lost.
-* **the full trials** (``@pytest.mark.trials``: ``bash scripts/test -s
-  trials``, about 20 minutes): every cell of
-  :data:`tests.project.faults.trials.PLAN`, 40 random kills per worker
-  failure, both backends, both entries. The durable entry must lose
-  nothing; every cell's counts are saved under ``.cache/faults/`` and
-  ``python -m benchmarks.faults --from-results .cache/faults --write-doc``
-  turns them into the failure table of ``docs/background.md``.
+The smoke tests run by default (Redis, Django 6.1); the full trials are ``-m trials``.
 """
 
 from __future__ import annotations
@@ -30,11 +11,11 @@ from pathlib import Path
 import django
 import pytest
 
-from tests.project.faults import table, trials
-from tests.project.faults.counting import Outcome
-from tests.project.faults.processes import REPO
-from tests.project.faults.scenarios import smoke
-from tests.project.redis_server import SKIP_REASON, on_ci, redis_server_path
+from support.faults import table, trials
+from support.faults.counting import Outcome
+from support.faults.processes import REPO
+from support.faults.scenarios import smoke
+from support.redis_server import SKIP_REASON, on_ci, redis_server_path
 
 RESULTS = REPO / ".cache" / "faults"
 

@@ -1,24 +1,6 @@
 """The README's project is real: built from its snippets, served, signed up over HTTP.
 
-The Installation and Quick start sections of ``README.md`` describe a complete
-project (``examples/minimal/`` in the repository). This module builds it the
-way a new user would, in an empty ``tmp_path``: the README's ``django-admin`` /
-``manage.py`` commands, then each fenced block whose first line names a file
-(``# signups/receivers.py``) written to that file, ``# mysite/settings.py``
-replacing startproject's ``INSTALLED_APPS`` and ``# mysite/settings.py, at the
-end`` appended. Then:
-
-* under uvicorn (``uvicorn mysite.asgi:application``), the README's curl
-  commands (register, verify with the token from the console e-mail, login)
-  are sent over real HTTP, and the receivers' rows are read from the
-  project's own database: a sync receiver's ORM rows and an async one's;
-* under ``manage.py runserver --noreload``, regstack's routes answer (no 404);
-* the Testing section's test (``regstack_client`` + ``regstack_events``) runs
-  with ``pytest`` inside the project;
-* ``examples/minimal/`` holds exactly the README's snippets.
-
-A README edit that breaks any of this fails here, and so does an example that
-drifts from the README.
+A README edit that breaks it fails here, and so does ``examples/minimal/`` drifting from it.
 """
 
 from __future__ import annotations
@@ -29,7 +11,6 @@ import os
 import re
 import shlex
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -41,6 +22,8 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 from django.core.management import call_command
+
+from support.net import free_port
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -219,12 +202,6 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 # -- serving it ----------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass
 class Server:
     process: subprocess.Popen[str]
@@ -239,7 +216,7 @@ class Server:
 def serve(command: list[str], cwd: Path, ready_path: str) -> Iterator[Server]:
     """Start ``command`` (``{port}`` filled in) and yield once ``ready_path`` answers."""
     for attempt in range(3):  # another process may take the free port first
-        port = _free_port()
+        port = free_port()
         log = cwd / f"server-{port}.log"
         with log.open("w") as out:
             process = subprocess.Popen(

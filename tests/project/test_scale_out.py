@@ -1,24 +1,6 @@
 """The scale-out leg: the testproject on Redis-backed Tasks backends with real workers.
 
-What it proves, on django-tasks-redis and on django-tasks-celery (Redis broker),
-each with its own ``redis-server`` on a free loopback port
-(:mod:`tests.project.redis_server`), the composed ASGI app under uvicorn, and
-two worker processes (:mod:`tests.project.scale_out_harness`):
-
-* every one of 500+ events fired by real regstack HTTP flows (registrations,
-  logins, logouts, password-reset requests) is delivered to its background
-  handler exactly once, and both workers take part;
-* the queue as stored in Redis (streams, hashes, Celery's lists, decoded)
-  carries no live token link and no password hash, while it does carry the
-  payload (so the check is not vacuous);
-* a worker stopped gracefully (SIGTERM) mid-run exits cleanly and the other
-  one delivers everything that is left, still exactly once;
-* with Redis down at fire time, the auth flows still succeed, and each event
-  is logged once at ERROR naming the event and the handler, never the payload.
-
-Runs on Django 6.x with the ``scaleout`` dependency group (the noxfile runs it
-on one leg). Without ``redis-server`` it skips, saying so; under CI (``CI``
-set) a missing Redis or package is a failure instead.
+Exactly-once delivery, no secret in Redis, graceful stops, Redis down at fire time.
 """
 
 from __future__ import annotations
@@ -35,9 +17,9 @@ from collections.abc import Iterator
 import django
 import pytest
 
-from tests.project import scale_out_harness as harness
-from tests.project.redis_server import SKIP_REASON, RedisServer, on_ci, redis_server_path
-from tests.project.scale_out_harness import Site
+from support import scale_out as harness
+from support.redis_server import SKIP_REASON, RedisServer, on_ci, redis_server_path
+from support.scale_out import Site
 
 if django.VERSION < (6, 0):
     pytest.skip("the scale-out leg needs Django 6.x", allow_module_level=True)

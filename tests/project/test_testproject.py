@@ -1,12 +1,6 @@
-"""The testproject end to end: a real regstack, the whole site, Django receivers.
+"""The testproject end to end: one tour fires all 20 events, one ``AuditEvent`` row each.
 
-Proves what the demo claims: one tour over HTTP fires all 20 regstack events,
-each lands as exactly one ``AuditEvent`` row (whether connected by
-``@receiver`` or through ``REGSTACK_HOOKS``), no live-token URL or password
-hash reaches the database, a log record, the audit page or the admin, and the
-project's commands work as a new user would run them. The site is what a user
-gets from settings (``REGSTACK_INSTANCE``) and ``get_asgi_application()``,
-driven through the ``regstack_client`` fixture on a fresh regstack database.
+No live-token URL or password hash reaches the database, a log, the audit page or the admin.
 """
 
 from __future__ import annotations
@@ -23,15 +17,16 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.test import AsyncClient, override_settings
 
 import regstack_django
 from regstack_django import KNOWN_EVENTS
 from regstack_django.testing import CapturedEvents, capture_events
+from support.tour.steps import EXPECTED_COUNTS, run_tour
 from testproject.audit.models import AuditEvent
 from testproject.instance import UnbridgedHooks, build_regstack
-from testproject.tour import EXPECTED_COUNTS, run_tour
 
 if TYPE_CHECKING:
     import httpx
@@ -252,3 +247,9 @@ def test_demo_command_runs_the_tour_end_to_end(project_env: dict[str, str]) -> N
     assert re.search(r"its docs at http://127\.0\.0\.1:\d+/api/auth/docs\)", output)
     assert "20 of regstack's 20 events recorded." in output
     assert "$argon2" not in output
+
+
+def test_the_testproject_puts_the_filter_on_every_handler() -> None:
+    assert settings.LOGGING["filters"]["secrets"]["()"] == "regstack_django.logging.SecretsFilter"
+    for name, handler in settings.LOGGING["handlers"].items():
+        assert name == "mailbox" or "secrets" in handler["filters"], name

@@ -1,23 +1,6 @@
 """Background handlers with a real Tasks worker: ``manage.py db_worker`` as a subprocess.
 
-Everything here runs in separate processes on one temporary ``TESTPROJECT_VAR_DIR``,
-with the delivery probe on (``TESTPROJECT_DELIVERY_PROBE=1``, see
-``testproject/settings.py``):
-
-* ``manage.py migrate`` creates both SQLite files;
-* uvicorn serves the composed app (``testproject.asgi``) on a free loopback
-  port, and the test drives regstack's JSON API over real HTTP with httpx:
-  each user registers (``verification_requested``), verifies with the link the
-  console e-mail backend logged (``user_verified``) and logs in
-  (``user_logged_in``); every one of those enqueues background tasks into the
-  database;
-* ``manage.py db_worker`` processes run them, and are stopped (SIGTERM,
-  SIGTERM twice, SIGKILL) and restarted part-way.
-
-Why not pytest-django's test database: the server and the workers are other
-processes, which open the files the settings name, never the test database.
-So no test here touches the ORM; the test reads the shared SQLite files with
-:mod:`sqlite3`, as an operator would.
+The server and workers are other processes, so the tests read the SQLite files, never the ORM.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from regstack_django.failures import RedactedReceiverError
 from regstack_django.secrets import SecretURL, secret_forms, tokens_of
 from regstack_django.serialize import encode
 from regstack_django.testing import capture_events
-from testproject.tour import build_fastapi_app, build_tour_config, build_tour_regstack
+from support.tour.app import build_fastapi_app, build_tour_config, build_tour_regstack
 from tests.utils import bridge_errors, connected, every_logged_text
 
 TOKEN = "s3cr3t-single-use-token-0123456789abcdef"

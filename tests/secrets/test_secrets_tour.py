@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from testproject.tour import EXPECTED_COUNTS
+from support.tour.steps import EXPECTED_COUNTS
 from tests.secrets_tour import logged_tour
 
 

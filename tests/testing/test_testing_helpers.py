@@ -228,7 +228,7 @@ async def test_capture_sees_events_from_a_real_attached_regstack(tmp_path: Path)
     import httpx
 
     import regstack_django
-    from testproject.tour import build_fastapi_app, build_tour_config, build_tour_regstack
+    from support.tour.app import build_fastapi_app, build_tour_config, build_tour_regstack
 
     rs = build_tour_regstack(build_tour_config(f"sqlite+aiosqlite:///{tmp_path}/rs.db"))
     app = build_fastapi_app(rs)
@@ -271,7 +271,7 @@ async def test_fail_loud_fails_a_real_regstack_request_naming_the_receiver(
     import httpx
 
     import regstack_django
-    from testproject.tour import build_fastapi_app, build_tour_config, build_tour_regstack
+    from support.tour.app import build_fastapi_app, build_tour_config, build_tour_regstack
 
     rs = build_tour_regstack(build_tour_config(f"sqlite+aiosqlite:///{tmp_path}/rs.db"))
     app = build_fastapi_app(rs)

@@ -1,20 +1,6 @@
 """``manage.py regstack_demo``: serve Django + regstack, fire all 20 events, show what Django saw.
 
-What a new user should see in one command, end to end and over real HTTP:
-
-1. uvicorn serves the site (:mod:`testproject.asgi`, ``get_asgi_application()``:
-   regstack and Django in one application) in this process, on this event loop;
-2. a Tasks worker (``manage.py db_worker``) runs as a subprocess, so the
-   background welcome e-mail is delivered the way production would deliver it;
-3. :func:`testproject.tour.run_tour` drives regstack's JSON API so that every
-   regstack event fires (the tour must share this process and event loop: it
-   reads regstack's in-memory e-mail and SMS outboxes);
-4. the ``AuditEvent`` rows the Django receivers wrote are printed, and the
-   command waits (bounded) for the worker to deliver the welcome e-mail;
-5. with ``--serve`` (or on a terminal, unless ``--tour-only``) it keeps
-   serving until Ctrl-C; otherwise it stops the server and the worker cleanly.
-
-The ORM is only called from async code through ``sync_to_async``.
+The tour shares this process and event loop: it reads regstack's in-memory outboxes.
 """
 
 from __future__ import annotations
@@ -104,8 +90,8 @@ class Command(BaseCommand):
         import uvicorn
 
         from regstack_django import get_regstack
+        from support.tour.steps import run_tour
         from testproject.asgi import application
-        from testproject.tour import run_tour
 
         sock = _bind(port)
         port = sock.getsockname()[1]

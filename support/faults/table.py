@@ -1,10 +1,4 @@
-"""The failure table of ``docs/background.md``, from a run's :class:`~.counting.Outcome` s.
-
-The section between :data:`START` and :data:`END` is this module's: rewritten
-by ``python -m benchmarks.faults --write-doc``; the rest of the page is left
-alone. Outcomes are also saved as JSON (:func:`save`, :func:`load`) so the
-trials session's results can be rendered without running them again.
-"""
+"""The failure table of docs/background.md, from a run's outcomes (saved and loaded as JSON too)."""
 
 from __future__ import annotations
 
@@ -14,7 +8,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from tests.project.faults.counting import Outcome
+from support.faults.counting import Outcome
 
 START = "<!-- failure-table:start (python -m benchmarks.faults --write-doc) -->"
 END = "<!-- failure-table:end -->"

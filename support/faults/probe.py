@@ -1,15 +1,7 @@
-"""The trials' background handler: record each delivery it finishes, with its event id.
+"""The trials' background handler: record each delivery it finishes, keyed by the event's token.
 
-A delivery is recorded when the handler has finished its work (after the
-optional sleep of ``settings.FAULTS_HANDLER_SECONDS``), as one row in
-``<TESTPROJECT_VAR_DIR>/faults.sqlite3``, a file of its own (not Django's
-database), so a row is written whatever the worker's transaction does next.
-A worker killed before the row is written left no delivery; one killed after
-it, before the backend or outbox marked the task done, may deliver again: a
-second row, which is what the trials count as a duplicate.
-
-The key of a delivery is the token of the event's ``url`` (the entry has
-``include_secrets``): unique per fire. The token stays in this test-only file.
+One row per delivery in a SQLite file of its own, written whatever the worker's transaction
+does next: a worker killed after the row and before the task is marked done delivers twice.
 """
 
 from __future__ import annotations

@@ -1,15 +1,6 @@
-"""A throw-away ``redis-server`` for the scale-out test and figures.
+"""A throw-away ``redis-server`` on a free loopback port, for the scale-out tests and figures.
 
-The scale-out leg needs a *real* Redis (django-tasks-redis and Celery's Redis
-transport speak its protocol, streams and lists included), but must not touch
-one a developer already runs on 6379. :class:`RedisServer` starts its own
-``redis-server`` on a free loopback port, with its working directory, log and
-(disabled) persistence in a temporary directory, and stops it at the end.
-
-Where ``redis-server`` comes from: ``bash scripts/test`` installs it from the
-Debian registry (``apt-get install redis-server``) when it is missing and the
-machine allows it; :func:`redis_server_path` tells the tests whether it is
-there, and :data:`SKIP_REASON` is what they say when it is not.
+It never touches a Redis a developer runs on 6379; ``bash scripts/test`` installs the binary.
 """
 
 from __future__ import annotations
@@ -22,6 +13,8 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from support.net import free_port
+
 #: What a run without ``redis-server`` reports (pytest's skip reason, nox's warning).
 SKIP_REASON = (
     "scale-out leg skipped: redis-server not available "
@@ -32,13 +25,6 @@ SKIP_REASON = (
 def redis_server_path() -> str | None:
     """The ``redis-server`` executable on PATH, or ``None``."""
     return shutil.which("redis-server")
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on right now (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class RedisServer:

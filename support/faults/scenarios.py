@@ -1,15 +1,6 @@
 """The failure scenarios: trial loops on one site each, bounded in count and time.
 
-Each function builds a fresh :class:`~.processes.Site` for one backend with
-both probe entries (today's background entry and a durable one, side by
-side: every fault hits both), runs ``trials`` faults while events flow, then
-drains (a healthy worker and relay, until every accepted event is delivered
-or nothing new arrives for a while, never longer than :data:`DRAIN_SECONDS`)
-and returns one :class:`~.counting.Outcome` per entry. Every process is
-killed on the way out, whatever happened.
-
-Random moments come from ``random.Random(seed)``: a run is reproducible in
-its choices (not in the machine's timing).
+Both probe entries (today's and a durable one) see every fault; random moments come from a seed.
 """
 
 from __future__ import annotations
@@ -27,9 +18,9 @@ from pathlib import Path
 
 import httpx
 
-from tests.project.faults import counting, flows, processes
-from tests.project.faults.counting import Outcome
-from tests.project.faults.processes import Site
+from support.faults import counting, flows, processes
+from support.faults.counting import Outcome
+from support.faults.processes import Site
 
 DRAIN_SECONDS = 90.0
 #: How long the drain waits without a new delivery before it calls the rest lost: a

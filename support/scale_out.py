@@ -1,24 +1,7 @@
 """Run the testproject scaled out: uvicorn, Tasks workers, Redis, and real HTTP load.
 
-Shared by ``tests/project/test_scale_out.py`` (the proofs) and
-``benchmarks/scale_out.py`` (the figures), so both measure the same system:
-
-* :class:`Site` owns the processes: ``manage.py migrate``, one uvicorn serving
-  the composed ASGI app (``testproject.asgi:application``: Django + regstack)
-  on a free loopback port, and any number of worker processes for the chosen
-  Tasks backend (``manage.py run_redis_tasks --continuous`` or
-  ``celery -A testproject.celery_app worker``). Each process runs with
-  ``testproject.settings_scale_out`` and logs to its own file.
-* :func:`produce` is the load: real regstack HTTP flows, one user at a time
-  per connection (register, log in, log out, then ``resets`` password-reset
-  requests). Four of regstack's events, each with one background handler.
-  Argon2 costs ~0.1-0.2 s per hash on the server's event loop, so the cheap
-  step (a reset request hashes nothing) is the one repeated, and a run of 500
-  events costs about 85 hashes instead of 250.
-* :func:`deliveries` reads what the workers recorded (``BackgroundDelivery``
-  rows, with the worker's pid) straight from the site's SQLite file, and
-  :func:`redis_contents` renders every key and value in Redis as text, so the
-  test can look for secrets in what the queue actually stored.
+Shared by tests/project/test_scale_out.py (the proofs) and benchmarks/scale_out.py (the figures),
+so both measure the same system.
 """
 
 from __future__ import annotations
@@ -43,9 +26,10 @@ from typing import Any
 
 import httpx
 
-from tests.project.redis_server import RedisServer, free_port
+from support.net import free_port
+from support.redis_server import RedisServer
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 SETTINGS = "testproject.settings_scale_out"
 API = "/api/auth"
 PASSWORD = "scale-out-password-1"

@@ -1,21 +1,7 @@
-"""Receivers the load test wires in (``testproject.settings_load``), and only there.
+"""Receivers the load test wires in (:mod:`benchmarks.projects.load`), and only there.
 
-The load test (``benchmarks/load.py``) must show two things under concurrent
-traffic: a receiver that raises, or an async one that overruns its
-``timeout``, never changes a regstack response; and every event reaches every
-receiver exactly once. So, per bridged event, settings connect:
-
-* :func:`tally` (sync) and :func:`tally_async` (async): healthy receivers;
-* :func:`explode`: one receiver in three raises, on every event;
-* :func:`dawdle`: async, sleeps 1 s under a ``"timeout": 0.2`` and is cancelled.
-
-Each call appends one line ``probe<TAB>event<TAB>email`` to
-``<VAR_DIR>/load_probes.log`` *before* doing anything else (before raising,
-before sleeping), so the load test can count calls per probe, per event and
-per user after the server has stopped. A plain file with ``O_APPEND`` writes
-(one ``write`` per line, atomic for lines this short) rather than a model:
-the probes must not need a migration, and must not share SQLite's write lock
-with the audit rows they are meant to check.
+Each call appends ``probe<TAB>event<TAB>email`` to ``<VAR_DIR>/load_probes.log`` first (one
+``O_APPEND`` write), so the load test counts calls without a model or SQLite's write lock.
 """
 
 from __future__ import annotations

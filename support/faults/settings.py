@@ -1,23 +1,7 @@
-"""Settings of the fault trials: the scale-out testproject with one counting probe.
+"""Settings of the fault trials: the scale-out testproject with the counting probe's entries.
 
-Everything of :mod:`testproject.settings_scale_out` (WAL SQLite, no e-mail
-verification, console e-mail bodies logged, the Tasks backend chosen by
-``TESTPROJECT_TASKS_BACKEND``, the outbox timings of ``TESTPROJECT_OUTBOX_*``),
-except the background
-entries: the trials fire two events and each has the probe's entries
-(``FAULTS_ENTRIES``, default both): :func:`~tests.project.faults.probe.record_today`,
-a background entry as today, and :func:`~tests.project.faults.probe.record_durable`,
-the same handler with ``"durable": True``. Side by side, both see exactly the
-same faults: one trial measures today's delivery and the durable one.
-
-* ``include_secrets``: the probe reads the token of the event's ``url``,
-  unique per fire, so a delivery is matched to the one fire it came from
-  (the token is also in the server's e-mail log, where the harness reads
-  what fired);
-* ``FAULTS_HANDLER_SECONDS`` (env): the probe sleeps that long before it
-  records, like a handler waiting on a mail server.
-
-``ROOT_URLCONF`` adds the trials' Django view (:mod:`tests.project.faults.urls`).
+``FAULTS_ENTRIES`` picks today's entry, the durable one or both; ``FAULTS_HANDLER_SECONDS``
+makes the probe wait first; ``ROOT_URLCONF`` adds the trials' Django view.
 """
 
 from __future__ import annotations
@@ -38,7 +22,7 @@ FAULTS_ENTRIES = tuple(
 )
 FAULTS_HANDLER_SECONDS = float(os.environ.get("FAULTS_HANDLER_SECONDS") or 0)
 
-ROOT_URLCONF = "tests.project.faults.urls"
+ROOT_URLCONF = "support.faults.urls"
 
 
 def _without_scale_out_probe(entries: list[object]) -> list[object]:
@@ -51,7 +35,7 @@ def _without_scale_out_probe(entries: list[object]) -> list[object]:
 
 _PROBE_ENTRIES: list[dict[str, object]] = [
     {
-        "handler": f"tests.project.faults.probe.record_{mode}",
+        "handler": f"support.faults.probe.record_{mode}",
         "background": True,
         "include_secrets": True,
         **({"durable": True} if mode == "durable" else {}),

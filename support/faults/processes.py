@@ -1,16 +1,6 @@
-"""The processes of one trial site, and how the trials start, stop, kill and freeze them.
+"""The processes of one trial site (uvicorn, workers, relay, redis-server) and how to kill them.
 
-:class:`Site` is the testproject as production runs it, on one var dir
-(both SQLite files, the probe's deliveries file, every process's log):
-uvicorn serving ``testproject.asgi`` on a free loopback port, Tasks workers
-(``manage.py db_worker`` of django-tasks-db, or ``manage.py run_redis_tasks
---continuous`` of django-tasks-redis), the outbox relay (``manage.py
-regstack_relay``) when the entries are durable, and a throw-away
-``redis-server`` for the Redis backend. Every process it started is killed
-by :meth:`Site.close` (the trials call it in ``finally``).
-
-A migrated ``db.sqlite3`` is built once per run (:func:`template_database`)
-and copied into each site: ``migrate`` costs seconds per site otherwise.
+Every process a :class:`Site` started is killed by :meth:`Site.close`.
 """
 
 from __future__ import annotations
@@ -30,14 +20,15 @@ from pathlib import Path
 
 import httpx
 
-from tests.project.faults import probe
-from tests.project.redis_server import RedisServer, free_port
-from tests.project.scale_out_harness import project_env
+from support.faults import probe
+from support.net import free_port
+from support.redis_server import RedisServer
+from support.scale_out import project_env
 
 #: Where the processes run (their ``manage.py``, ``testproject`` and ``regstack_django``):
 #: this checkout, or ``FAULTS_REPO`` (e.g. an export of another commit, to measure it).
-REPO = Path(os.environ.get("FAULTS_REPO") or Path(__file__).resolve().parents[3])
-SETTINGS = "tests.project.faults.settings"
+REPO = Path(os.environ.get("FAULTS_REPO") or Path(__file__).resolve().parents[2])
+SETTINGS = "support.faults.settings"
 API = "/api/auth"
 BACKENDS = ("database", "redis")
 STARTUP_SECONDS = 60.0

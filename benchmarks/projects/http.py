@@ -1,22 +1,15 @@
-"""The testproject's settings for the HTTP concurrency benchmark (``benchmarks.concurrency``).
+"""The HTTP concurrency benchmark's server: the site, plus an optional slow login receiver.
 
-Everything of :mod:`testproject.settings`, with verification off (the client
-is another process and cannot read the verification e-mails, as in
-:mod:`testproject.settings_load`) and, when ``BENCH_LOGIN_RECEIVER_SECONDS``
-is set, one slow sync receiver on ``user_logged_in``
-(:func:`benchmarks.receivers.slow_login`), with ``"timeout":
-BENCH_LOGIN_RECEIVER_TIMEOUT`` if that is set too.
+``BENCH_LOGIN_RECEIVER_SECONDS`` / ``_TIMEOUT`` wire :func:`benchmarks.receivers.slow_login`;
+``BENCH_CHEAP_ARGON2`` makes password hashing cheap in this process.
 """
 
 from __future__ import annotations
 
 import os
 
-from testproject.settings import *  # noqa: F403 - a settings module extends another this way
-from testproject.settings import REGSTACK as _BASE_REGSTACK
-from testproject.settings import REGSTACK_HOOKS as _BASE_HOOKS
-
-REGSTACK = {**_BASE_REGSTACK, "require_verification": False}
+from benchmarks.projects.site import *  # noqa: F403 - a settings module extends another this way
+from benchmarks.projects.site import REGSTACK_HOOKS as _BASE_HOOKS
 
 _entry: dict[str, object] = {"handler": "benchmarks.receivers.slow_login"}
 if os.environ.get("BENCH_LOGIN_RECEIVER_TIMEOUT"):

@@ -1,18 +1,7 @@
 """Count a scenario's events: accepted, delivered, lost, duplicated, and their event ids.
 
-An event is *accepted* when the caller was told it happened: regstack's
-route answered (:mod:`.flows`), or, for the Django view that dies after
-COMMIT, its transaction committed (the ``AuditEvent`` row it saved is
-there). It is *lost* when no delivery of it was recorded by the end of a
-bounded drain wait, and *duplicated* once per extra delivery. With durable
-entries each delivery carries the fire's ``event_id``: a duplicate must carry
-the same one (``id_mismatches`` counts keys delivered under more than one id,
-``missing_ids`` deliveries without one).
-
-Events that fired but were never accepted (the server died between the fire
-and the answer) are reported apart (``unanswered``, and how many of those
-were delivered anyway): the caller never heard of them, so delivering them
-is fine and not delivering them is not a loss of an accepted event.
+Accepted: the caller was told (the route answered, or the view's transaction committed); lost:
+no delivery by the end of a bounded drain. Fired but unanswered events are reported apart.
 """
 
 from __future__ import annotations
@@ -21,9 +10,9 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from tests.project.faults.flows import Lane, mailed_tokens
-from tests.project.faults.probe import COMMITTED_EVENT
-from tests.project.faults.processes import Site
+from support.faults.flows import Lane, mailed_tokens
+from support.faults.probe import COMMITTED_EVENT
+from support.faults.processes import Site
 
 
 @dataclass

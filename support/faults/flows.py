@@ -1,21 +1,6 @@
-"""The HTTP load of the trials: lanes of regstack flows, and what they got accepted.
+"""The HTTP load of the trials: lanes of regstack password-reset flows, and what got accepted.
 
-A :class:`Lane` is one user on one connection (a thread): it registers a
-fresh address, then asks for password resets one after another
-(``POST /forgot-password``: no password hash, ~10 ms), each of which fires
-``password_reset_requested`` with a fresh token link before the route
-answers. :class:`Load` runs a few lanes at a bounded rate until told to stop
-(or the server goes away: a lane ends at its first transport error).
-
-What counts:
-
-* **accepted**: the route answered 202 (its events have fired, and today's
-  background receiver has enqueued, before the answer);
-* **fired**: regstack e-mailed the link (the server's console e-mail log),
-  which it does just before the fire; an address's links are in request
-  order, so the first ``accepted`` links of a lane's address are the
-  accepted events' tokens, and a later one fired without an answer (the
-  server died in between).
+Accepted: the route answered 202; fired: regstack e-mailed the link (the server's e-mail log).
 """
 
 from __future__ import annotations
@@ -30,7 +15,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from tests.project.faults.processes import API
+from support.faults.processes import API
 
 PASSWORD = "faults-password-1"
 _MAIL = re.compile(r"To: (?P<to>\S+) \|.*?https?://\S+\?token=(?P<token>[A-Za-z0-9._~%-]+)", re.S)

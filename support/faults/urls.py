@@ -1,13 +1,7 @@
-"""The trials' Django view: an event fired inside ``atomic()``, optionally dying after COMMIT.
+"""The trials' Django view: an event fired inside ``atomic()``, optionally dying right after COMMIT.
 
-``POST /faults/commit/<key>/`` saves an ``AuditEvent`` (the caller's data) and
-fires ``verification_requested`` (whose ``url`` carries ``<key>`` as its
-token) inside one ``transaction.atomic()`` block. With ``?die=1`` it first
-registers an on-commit callback that SIGKILLs the process: callbacks run in
-the order they were registered, so the process dies right after COMMIT,
-before any callback registered by the fire (today's on-commit enqueue) runs.
-That is the window ``docs/background.md`` names: the data is committed, the
-enqueue never happens.
+``?die=1`` kills the process in the first on-commit callback, before the fire's own on-commit
+enqueue: the window docs/background.md names.
 """
 
 from __future__ import annotations
@@ -21,8 +15,8 @@ from django.urls import include, path
 from django.views.decorators.csrf import csrf_exempt
 
 from regstack_django import get_registry
+from support.faults.probe import COMMITTED_EVENT
 from testproject.audit.models import AuditEvent
-from tests.project.faults.probe import COMMITTED_EVENT
 
 
 def _die() -> None:

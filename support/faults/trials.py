@@ -1,12 +1,6 @@
 """What the full fault trials run: :data:`PLAN`, one :class:`Cell` per site.
 
-Shared by ``tests/project/test_faults.py`` (the ``trials``-marked tests, one
-per cell) and ``benchmarks/faults.py`` (the whole plan, then the table).
-Every cell's site carries both probe entries (today's and a durable one), so
-one cell measures both under the same faults. Counts are chosen so that the
-plan stays within about 20 minutes on two cores: worker deaths are cheap (a
-worker starts up while the previous one works), each web death costs a
-server start-up.
+Counts keep the plan within about 20 minutes on two cores.
 """
 
 from __future__ import annotations
@@ -16,8 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.project.faults import scenarios
-from tests.project.faults.counting import Outcome
+from support.faults import scenarios
+from support.faults.counting import Outcome
 
 WORKER_TRIALS = 40
 WEB_TRIALS = 6

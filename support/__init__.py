@@ -1,0 +1,1 @@
+"""Code the tests and the benchmarks share: ports, machine facts, the tour, test sites."""
