@@ -9,12 +9,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import functools
 import threading
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from asgiref.sync import AsyncToSync, SyncToAsync, ThreadSensitiveContext
+
+from regstack_django.pool.connections import close_stale_connections
 
 if TYPE_CHECKING:
     from regstack_django.pool.workers import Lease
@@ -30,12 +33,25 @@ class LeaseExecutor(Executor):
         self.lease = lease
 
     def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
-        """Run ``fn`` on the lease's worker: the one bound, a free one, or the next freed."""
+        """Run ``fn`` on the lease's worker: the one bound, a free one, or the next freed.
+
+        The fire's first call checks the worker's connections first, as a request
+        starts; :meth:`~regstack_django.pool.workers.Pool.close` checks them after.
+        """
         lease = self.lease
+        call: Callable[[], T] = functools.partial(fn, *args, **kwargs)
+        if not lease.async_calls:
+            lease.async_calls = True
+            call = functools.partial(_checked_first, call)
         worker = lease.worker or lease.pool.bind(lease)
         if worker is not None:
-            return worker.executor.submit(fn, *args, **kwargs)
-        return lease.pool.park(lease, lambda: fn(*args, **kwargs))
+            return worker.executor.submit(call)
+        return lease.pool.park(lease, call)
+
+
+def _checked_first(call: Callable[[], T]) -> T:
+    close_stale_connections()
+    return call()
 
 
 class FireContext(ThreadSensitiveContext):
