@@ -121,6 +121,15 @@ def _sync_caller_executor() -> object | None:
     return getattr(executors, "current", None)
 
 
+def asgiref_thread() -> Executor:
+    """Return asgiref's process-wide thread: thread-sensitive calls outside any context go there.
+
+    An async test's own ORM calls run there, on a connection of their own.
+    """
+    executor: Executor = SyncToAsync.single_thread_executor
+    return executor
+
+
 def running_loop() -> asyncio.AbstractEventLoop | None:
     """Return this thread's running event loop, or ``None`` (no exception when there is none)."""
     return asyncio._get_running_loop()
