@@ -68,6 +68,11 @@ def close_stale_connections() -> None:
             aliases.discard(alias)
 
 
+def holds_connections() -> bool:
+    """Return whether this thread may hold a connection (one opened and not seen closed since)."""
+    return bool(getattr(_opened, "aliases", None))
+
+
 def close_all_connections() -> None:
     """Close this thread's database connections (Django's are per thread), at shutdown."""
     for conn in connections.all(initialized_only=True):

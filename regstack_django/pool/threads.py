@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from asgiref.sync import AsyncToSync, SyncToAsync, ThreadSensitiveContext
 
-from regstack_django.pool.connections import close_stale_connections
+from regstack_django.pool.connections import close_stale_connections, holds_connections
 
 if TYPE_CHECKING:
     from regstack_django.pool.workers import Lease
@@ -33,25 +33,30 @@ class LeaseExecutor(Executor):
         self.lease = lease
 
     def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
-        """Run ``fn`` on the lease's worker: the one bound, a free one, or the next freed.
-
-        The fire's first call checks the worker's connections first, as a request
-        starts; :meth:`~regstack_django.pool.workers.Pool.close` checks them after.
-        """
+        """Run ``fn`` on the lease's worker: the one bound, a free one, or the next freed."""
         lease = self.lease
-        call: Callable[[], T] = functools.partial(fn, *args, **kwargs)
-        if not lease.async_calls:
-            lease.async_calls = True
-            call = functools.partial(_checked_first, call)
+        first = not lease.async_calls
+        lease.async_calls = True
+        call = functools.partial(_on_worker, lease, first, functools.partial(fn, *args, **kwargs))
         worker = lease.worker or lease.pool.bind(lease)
         if worker is not None:
             return worker.executor.submit(call)
         return lease.pool.park(lease, call)
 
 
-def _checked_first(call: Callable[[], T]) -> T:
-    close_stale_connections()
-    return call()
+def _on_worker(lease: Lease, first: bool, call: Callable[[], T]) -> T:
+    """Run an async receiver's call on the fire's worker, with a request's connection handling.
+
+    The fire's first call checks the worker's connections first, as a request starts.
+    A call that leaves one open marks the lease, whose close then queues the check.
+    """
+    if first:
+        close_stale_connections()
+    try:
+        return call()
+    finally:
+        if holds_connections():
+            lease.holds_connections = True
 
 
 class FireContext(ThreadSensitiveContext):

@@ -71,8 +71,8 @@ class Lease:
         self.starved = False
         self.closed = False
         self.abandoned: list[str] = []
-        #: Whether an async receiver's ``sync_to_async`` call was sent to the pool.
-        self.async_calls = False
+        #: Whether async receivers' calls were sent here, and left a connection open.
+        self.async_calls = self.holds_connections = False
 
     async def wait_for_worker(self) -> Worker:
         """Return this fire's worker, waiting at most ``REGSTACK_HOOKS_WORKER_WAIT`` for one.
@@ -178,7 +178,7 @@ class Pool:
 
     def close(self, lease: Lease) -> None:
         """End ``lease``: its worker serves the next fire once this fire's work is done."""
-        if lease.async_calls and lease.worker is not None:
+        if lease.holds_connections and lease.worker is not None:
             _after_async_calls(lease.worker)
         with self.lock:
             lease.closed = True
