@@ -1,0 +1,1 @@
+"""A model the in-process benchmarks' receivers write to (``benchmarks.settings``)."""
