@@ -74,9 +74,11 @@ def holds_connections() -> bool:
 
 
 def close_all_connections() -> None:
-    """Close this thread's database connections (Django's are per thread), at shutdown."""
+    """Close this thread's connections (Django's are per thread), except one in ``atomic()``."""
     for conn in connections.all(initialized_only=True):
+        if conn.in_atomic_block:
+            continue
         try:
             conn.close()
         except Exception:
-            logger.debug("Could not close connection %r at shutdown.", conn.alias)
+            logger.debug("Could not close connection %r.", conn.alias)
