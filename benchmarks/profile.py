@@ -83,15 +83,15 @@ PARTS: dict[str, tuple[str, str]] = {
     "regstack_0": ("regstack `fire`, 0 handlers", "regstack's fast path"),
     "hop": ("bare hop: `await sync_to_async(f, thread_sensitive=True)()`", "the floor"),
     "hop_hygiene": (
-        "hop running `_close_stale_connections()` twice, no connection open",
+        "hop running `close_stale_connections()` twice, no connection open",
         "what our hop carries besides the receivers",
     ),
     "close_stale": (
-        "`_close_stale_connections()` in the hop's thread, no connection open",
+        "`close_stale_connections()` in the hop's thread, no connection open",
         "run twice per hop by ours",
     ),
     "close_stale_open": (
-        "`_close_stale_connections()` in the hop's thread, a persistent connection open",
+        "`close_stale_connections()` in the hop's thread, a persistent connection open",
         "the same once a sync receiver used the ORM (`CONN_MAX_AGE=None`)",
     ),
     "make_s2a": (
@@ -121,7 +121,7 @@ async def _async_parts(result: ProfileResult, rounds: int, target_ms: float) -> 
     from regstack.hooks.events import HookRegistry as RegstackRegistry
 
     from regstack_django import HookRegistry, signals
-    from regstack_django.hooks.dispatch import _close_stale_connections
+    from regstack_django.pool.connections import close_stale_connections
 
     ours = HookRegistry()
     plain = Signal()
@@ -134,8 +134,8 @@ async def _async_parts(result: ProfileResult, rounds: int, target_ms: float) -> 
     hop = sync_to_async(_nothing, thread_sensitive=True)
 
     def two_checks() -> None:
-        _close_stale_connections()
-        _close_stale_connections()
+        close_stale_connections()
+        close_stale_connections()
 
     hop_hygiene = sync_to_async(two_checks, thread_sensitive=True)
 
@@ -176,11 +176,11 @@ def _connection_parts(rounds: int, target_ms: float) -> dict[str, Series]:
     """
     from django.db import connections
 
-    from regstack_django.hooks.dispatch import _close_stale_connections
+    from regstack_django.pool.connections import close_stale_connections
 
     def op(n: int) -> None:
         for _ in range(n):
-            _close_stale_connections()
+            close_stale_connections()
 
     connection = connections["default"]
     connection.close()

@@ -7,28 +7,24 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import threading
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import SyncToAsync, async_to_sync, sync_to_async
-from django.db import connections
-from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.backends.signals import connection_created
 from django.dispatch import Signal
 
 from regstack_django.failures import (
     ReceiverFailure,
     ReceiverTimeout,
     WorkerUnavailable,
-    logger,
     receiver_name,
     record_failure,
 )
 from regstack_django.hooks import timeouts
 from regstack_django.hooks.wiring import state
 from regstack_django.pool import workers
+from regstack_django.pool.connections import close_stale_connections
 from regstack_django.pool.process import get_pool
 from regstack_django.pool.threads import FireContext, caller_thread_context
 from regstack_django.signals import receiver_failed
@@ -80,57 +76,13 @@ def _run_sync_group(fire: Fire, receivers: Sequence[Receiver]) -> None:
             fire.fail(receiver, exc)
 
 
-#: Per thread, the aliases that opened a connection: a group that never
-#: touches the database then pays one attribute lookup.
-_opened = threading.local()
-
-
-def _note_connection(sender: object, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
-    """Remember, per thread, which aliases opened a connection."""
-    aliases: set[str] | None = getattr(_opened, "aliases", None)
-    if aliases is None:
-        aliases = _opened.aliases = set()
-    aliases.add(connection.alias)
-
-
-connection_created.connect(_note_connection, weak=False, dispatch_uid="regstack_django.opened")
-
-
-def _close_stale_connections() -> None:
-    """Close this thread's connections past ``CONN_MAX_AGE`` or broken, as a request does.
-
-    Never one inside ``atomic()``: the group may run in the caller's own thread.
-    A thread seen for the first time is scanned once (it may predate this module).
-    """
-    aliases: set[str] | None = getattr(_opened, "aliases", None)
-    if aliases is None:
-        aliases = _opened.aliases = {c.alias for c in connections.all(initialized_only=True)}
-    if not aliases:
-        return
-    for alias in list(aliases):
-        conn = connections[alias]
-        if conn.connection is None:
-            aliases.discard(alias)
-            continue
-        if conn.in_atomic_block:
-            continue
-        try:
-            conn.close_if_unusable_or_obsolete()
-        except Exception:
-            # Checking needs the database (autocommit state); if that fails the
-            # receivers' own queries will report it. Dispatch goes on.
-            logger.debug("Could not check connection %r around a sync group.", alias)
-        if conn.connection is None:
-            aliases.discard(alias)
-
-
 def _run_sync_group_in_thread(fire: Fire, receivers: Sequence[Receiver]) -> None:
     """Run the group off the event loop, with a request's connection handling around it."""
-    _close_stale_connections()
+    close_stale_connections()
     try:
         _run_sync_group(fire, receivers)
     finally:
-        _close_stale_connections()
+        close_stale_connections()
 
 
 _run_sync_group_thread_sensitive = sync_to_async(_run_sync_group_in_thread, thread_sensitive=True)

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import threading
+from concurrent.futures import Future
+from concurrent.futures import wait as wait_for_futures
 from typing import Any
 
 from django.core.signals import setting_changed
 
 from regstack_django.conf import WORKER_WAIT_SETTING, WORKERS_SETTING, conf
-from regstack_django.pool.threads import register_exit_hook
+from regstack_django.failures import logger
+from regstack_django.pool.connections import close_all_connections
+from regstack_django.pool.threads import asgiref_thread, register_exit_hook
 from regstack_django.pool.workers import Pool
+
+#: How long :func:`close_idle_connections` waits for the threads to close theirs.
+CLOSE_WAIT = 5.0
 
 
 class _Current:
@@ -51,6 +58,28 @@ def reset_pool() -> None:
         old, _current.pool = _current.pool, None
     if old is not None:
         old.shutdown(timeout=0, log_busy=False)
+
+
+def close_idle_connections(timeout: float = CLOSE_WAIT) -> None:
+    """Close the connections of asgiref's process-wide thread and of the pool's idle workers.
+
+    Django's connections are per thread, and a test runner closes only its own thread's
+    before it drops the test database; the pytest plugin calls this after each test
+    that used the database. A busy worker keeps its connection.
+    """
+    executors = [asgiref_thread()]
+    pool = current_pool()
+    if pool is not None:
+        with pool.lock:
+            executors += [w.executor for w in pool.free if w.used]
+    closing: list[Future[None]] = []
+    for executor in executors:
+        try:
+            closing.append(executor.submit(close_all_connections))
+        except RuntimeError:  # shut down: its thread is gone, and its connections with it
+            continue
+    if wait_for_futures(closing, timeout=timeout).not_done:
+        logger.debug("Some threads did not close their connections within %gs.", timeout)
 
 
 def _shutdown_at_exit() -> None:

@@ -9,12 +9,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import functools
 import threading
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from asgiref.sync import AsyncToSync, SyncToAsync, ThreadSensitiveContext
+
+from regstack_django.pool.connections import close_stale_connections, holds_connections
 
 if TYPE_CHECKING:
     from regstack_django.pool.workers import Lease
@@ -32,10 +35,28 @@ class LeaseExecutor(Executor):
     def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
         """Run ``fn`` on the lease's worker: the one bound, a free one, or the next freed."""
         lease = self.lease
+        first = not lease.async_calls
+        lease.async_calls = True
+        call = functools.partial(_on_worker, lease, first, functools.partial(fn, *args, **kwargs))
         worker = lease.worker or lease.pool.bind(lease)
         if worker is not None:
-            return worker.executor.submit(fn, *args, **kwargs)
-        return lease.pool.park(lease, lambda: fn(*args, **kwargs))
+            return worker.executor.submit(call)
+        return lease.pool.park(lease, call)
+
+
+def _on_worker(lease: Lease, first: bool, call: Callable[[], T]) -> T:
+    """Run an async receiver's call on the fire's worker, with a request's connection handling.
+
+    The fire's first call checks the worker's connections first, as a request starts.
+    A call that leaves one open marks the lease, whose close then queues the check.
+    """
+    if first:
+        close_stale_connections()
+    try:
+        return call()
+    finally:
+        if holds_connections():
+            lease.holds_connections = True
 
 
 class FireContext(ThreadSensitiveContext):
@@ -103,6 +124,15 @@ def _sync_caller_executor() -> object | None:
     if isinstance(data, contextvars.ContextVar) and data.get(None) is None:
         return None
     return getattr(executors, "current", None)
+
+
+def asgiref_thread() -> Executor:
+    """Return asgiref's process-wide thread: thread-sensitive calls outside any context go there.
+
+    An async test's own ORM calls run there, on a connection of their own.
+    """
+    executor: Executor = SyncToAsync.single_thread_executor
+    return executor
 
 
 def running_loop() -> asyncio.AbstractEventLoop | None:

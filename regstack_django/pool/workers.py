@@ -14,9 +14,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_for_futures
 from typing import TYPE_CHECKING, Any
 
-from django.db import connections
-
 from regstack_django.failures import WorkerUnavailable, logger
+from regstack_django.pool.connections import close_all_connections, close_stale_connections
 from regstack_django.pool.saturation import (
     Busy,
     SaturationWarning,
@@ -72,6 +71,8 @@ class Lease:
         self.starved = False
         self.closed = False
         self.abandoned: list[str] = []
+        #: Whether async receivers' calls were sent here, and left a connection open.
+        self.async_calls = self.holds_connections = False
 
     async def wait_for_worker(self) -> Worker:
         """Return this fire's worker, waiting at most ``REGSTACK_HOOKS_WORKER_WAIT`` for one.
@@ -176,6 +177,9 @@ class Pool:
         self.saturation.refused(lease.event, self.holders)
 
     def close(self, lease: Lease) -> None:
+        """End ``lease``: its worker serves the next fire once this fire's work is done."""
+        if lease.holds_connections and lease.worker is not None:
+            _after_async_calls(lease.worker)
         with self.lock:
             lease.closed = True
             parked: Parked = []
@@ -244,7 +248,7 @@ class Pool:
         with self.lock:
             self.retired = True
             idle, self.free = self.free, []
-        closing = [w.executor.submit(_close_connections) for w in idle if w.used]
+        closing = [w.executor.submit(close_all_connections) for w in idle if w.used]
         for worker in idle:
             worker.executor.shutdown(wait=False)
         wait_for_futures(closing, timeout=timeout)
@@ -280,10 +284,13 @@ def _run_parked(future: Future[Any], call: Callable[[], Any]) -> None:
         future.set_result(result)
 
 
-def _close_connections() -> None:
-    """Close this worker thread's database connections (Django's are per thread)."""
-    for conn in connections.all(initialized_only=True):
-        try:
-            conn.close()
-        except Exception:
-            logger.debug("Could not close connection %r at shutdown.", conn.alias)
+def _after_async_calls(worker: Worker) -> None:
+    """Queue the connection check a sync group makes after its receivers, on ``worker``.
+
+    Async receivers' ORM calls ran there outside any sync group; first in, first out,
+    the check runs after them and before the worker's next fire.
+    """
+    try:
+        worker.executor.submit(close_stale_connections)
+    except RuntimeError:  # the interpreter is shutting down: its exit hook closes them
+        logger.debug("Could not queue the connection check on worker %d.", worker.index)

@@ -71,3 +71,17 @@ async def regstack_client(regstack_instance: Any) -> AsyncIterator[httpx.AsyncCl
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             yield client
+
+
+@pytest.fixture(autouse=True)
+def _regstack_thread_connections(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After a test that used the database, close the connections other threads opened.
+
+    An async test's ORM calls and the bridge's workers have connections of their own,
+    which would keep pytest-django from dropping a PostgreSQL test database.
+    """
+    yield
+    if "django_db_setup" in request.fixturenames:
+        from regstack_django.pool.process import close_idle_connections
+
+        close_idle_connections()

@@ -10,6 +10,8 @@ from asgiref.sync import async_to_sync, sync_to_async
 from django.db import connection, connections, transaction
 
 from regstack_django import HookRegistry, signals
+from regstack_django.pool.process import current_pool
+from regstack_django.pool.workers import Pool
 from tests.testapp.models import Delivery
 from tests.utils import connected
 
@@ -107,3 +109,68 @@ async def test_a_broken_connection_is_dropped_even_with_a_long_conn_max_age(
     with connected(signals.user_registered, write):
         await registry.fire("user_registered", user="u")
     assert rows == [1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_django_opened_under_an_alias_of_its_own_does_not_stop_a_fire(
+    registry: HookRegistry,
+) -> None:
+    # Django opens "__no_db__" (not in DATABASES) to create or drop a test database.
+    delivered: list[str] = []
+
+    def write(sender: object, **kwargs: Any) -> None:
+        Delivery.objects.create(event="user_registered", receiver="write")
+        delivered.append("write")
+
+    own = connections["default"].copy(alias="__no_db__")
+    own.ensure_connection()
+    try:
+        with connected(signals.user_registered, write):
+            async_to_sync(registry.fire)("user_registered", user="u")
+    finally:
+        own.close()
+    assert delivered == ["write"]
+    assert Delivery.objects.count() == 1
+
+
+def _after_queued_work(pool: Pool) -> None:
+    """Return once every used worker ran what was queued on it (first in, first out)."""
+    for worker in pool.workers:
+        if worker.used:
+            worker.executor.submit(lambda: None).result(timeout=10)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(("max_age", "closed"), [(0, True), (None, False)])
+async def test_an_async_receivers_orm_calls_get_the_same_connection_handling(
+    registry: HookRegistry,
+    monkeypatch: pytest.MonkeyPatch,
+    closes: list[int],
+    max_age: int | None,
+    closed: bool,
+) -> None:
+    worker: list[int] = []
+
+    def on_worker() -> None:
+        worker.append(threading.get_ident())
+        Delivery.objects.create(event="user_registered", receiver="awrite")
+
+    async def awrite(sender: object, **kwargs: Any) -> None:
+        # Its sync_to_async calls run on the fire's pool worker, outside any sync group.
+        await Delivery.objects.acreate(event="user_registered", receiver="awrite")
+        await sync_to_async(on_worker)()
+
+    monkeypatch.setitem(connections["default"].settings_dict, "CONN_MAX_AGE", max_age)
+    # close_at is computed when a connection opens: workers with none open.
+    old = current_pool()
+    if old is not None:
+        await sync_to_async(old.shutdown, thread_sensitive=False)(timeout=10)
+    closes.clear()
+    with connected(signals.user_registered, awrite):
+        await registry.fire("user_registered", user="u")
+    pool = current_pool()
+    assert pool is not None
+    await sync_to_async(_after_queued_work, thread_sensitive=False)(pool)
+    # CONN_MAX_AGE=0 closes after the fire, as after a request; None keeps it.
+    assert (worker[0] in closes) is closed
+    assert await Delivery.objects.acount() == 2

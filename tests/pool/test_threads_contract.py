@@ -197,3 +197,24 @@ def test_register_atexit_is_there_for_the_exit_hook() -> None:
         "the workers: they no longer close their own connections at exit "
         "(tests/pool/test_pool.py::test_at_process_exit_each_worker_closes_its_own_connection).",
     )
+
+
+# -- SyncToAsync.single_thread_executor (asgiref_thread) ---------------------------------------
+
+
+def test_single_thread_executor_is_where_context_free_thread_sensitive_calls_run() -> None:
+    executor = getattr(SyncToAsync, "single_thread_executor", None)
+    assert isinstance(executor, ThreadPoolExecutor), fix(
+        "SyncToAsync.single_thread_executor is no longer a ThreadPoolExecutor",
+        "asgiref_thread returns it so that close_idle_connections reaches an async test's "
+        "own ORM connection; find asgiref's process-wide thread another way.",
+    )
+    there = executor.submit(threading.get_ident).result(timeout=10)
+
+    async def inside() -> int:
+        return await sync_to_async(threading.get_ident, thread_sensitive=True)()
+
+    assert asyncio.run(inside()) == there, fix(
+        "a thread-sensitive call outside any context no longer runs on single_thread_executor",
+        "asgiref_thread must return the executor those calls use.",
+    )
