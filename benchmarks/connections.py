@@ -15,7 +15,6 @@ import os
 import platform
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from support.net import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DOC = REPO_ROOT / "docs" / "connections.md"
@@ -39,14 +40,7 @@ BOOT_TIMEOUT = 120.0
 STOP_TIMEOUT = 30.0
 
 
-# -- what support/ will give (free port, a uvicorn process); here until it lands ---------------
-
-
-def free_port() -> int:
-    """Return a loopback TCP port nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+# -- a uvicorn process ---------------------------------------------------------------------
 
 
 def start_uvicorn(

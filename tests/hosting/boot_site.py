@@ -14,7 +14,6 @@ import asyncio
 import itertools
 import os
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -135,12 +134,6 @@ def fresh_database(kind: str, folder: Path) -> Iterator[str]:
         yield "postgresql+asyncpg://" + url.split("://", 1)[1]
     finally:
         asyncio.run(_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Process:

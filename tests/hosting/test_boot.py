@@ -28,10 +28,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from support.net import free_port
 from tests.hosting.boot_site import (
     DATABASES,
     Process,
-    free_port,
     fresh_database,
     site_env,
     write_site,
