@@ -136,7 +136,7 @@ def _empty_frame(frame: types.FrameType, lineno: int) -> types.TracebackType | N
     except (SyntaxError, ValueError, MemoryError):
         return None
     module = frame.f_globals.get("__name__")
-    scope = {"__name__": module, "__builtins__": {}, "_Location": _Location}
+    scope: dict[str, object] = {"__name__": module, "__builtins__": {}, "_Location": _Location}
     try:
         exec(module_code, scope, {})  # fixed code: one raise statement
     except _Location as raised:
