@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from regstack_django.redaction import RedactedError, RedactedErrorGroup, redacted
+from regstack_django.redaction import Redact, RedactedError, RedactedErrorGroup, redacted
 from regstack_django.secrets import REDACTED, redact, secret_forms
 
 logger = logging.getLogger("regstack_django")
@@ -27,6 +27,7 @@ __all__ = [
     "loggable",
     "receiver_name",
     "record_failure",
+    "redactor",
 ]
 
 #: Attribute our own adapters (``on()`` wrappers, settings adapters) carry so
@@ -68,8 +69,8 @@ class RedactedReceiverError(RedactedError):
     What the log record, ``receiver_failed`` receivers and fail-loud mode get
     instead of the receiver's own exception. Its message names the original
     type (``"builtins.ValueError: could not send [REDACTED]"``); it keeps the
-    original traceback, notes (redacted) and chain, so the log still says where
-    the receiver failed.
+    notes (redacted), the chain and the traceback's files and lines (in frames
+    without locals), so the log still says where the receiver failed.
     """
 
 
@@ -111,21 +112,27 @@ def _name(receiver: object) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-def loggable(exc: BaseException, kwargs: Mapping[str, Any]) -> BaseException:
-    """Return ``exc``, or its redacted stand-in if any of its texts quotes a secret of the fire.
+def redactor(kwargs: Mapping[str, Any]) -> Redact | None:
+    """Return the one redaction of a fire's failures, or ``None`` if the fire has no secret.
 
-    The secrets are :func:`regstack_django.secrets.secret_forms`; the texts are
-    those :mod:`regstack_django.redaction` walks. Only a failure derives them.
+    It replaces every form of :func:`regstack_django.secrets.secret_forms` (derived
+    here, on failure only); logs, ``receiver_failed``, fail-loud, the outbox and task
+    results all use it.
     """
     forms = secret_forms(kwargs)
-    if not forms:
+    return functools.partial(redact, forms=forms) if forms else None
+
+
+def loggable(exc: BaseException, kwargs: Mapping[str, Any]) -> BaseException:
+    """Return ``exc``, or its redacted stand-in if a text or frame local of it quotes a secret.
+
+    The texts and locals are those :mod:`regstack_django.redaction` walks; the
+    stand-in's traceback names the same lines in frames that hold no locals.
+    """
+    redact_text = redactor(kwargs)
+    if redact_text is None:
         return exc
-    return redacted(
-        exc,
-        functools.partial(redact, forms=forms),
-        RedactedReceiverError,
-        RedactedReceiverErrorGroup,
-    )
+    return redacted(exc, redact_text, RedactedReceiverError, RedactedReceiverErrorGroup)
 
 
 def record_failure(

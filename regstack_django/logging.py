@@ -6,6 +6,7 @@ handler in ``LOGGING`` (README, "Logging and secrets", says what it scrubs).
 
 from __future__ import annotations
 
+import base64
 import logging
 import re
 from collections.abc import Mapping
@@ -92,6 +93,22 @@ def _quoted_value(match: re.Match[str]) -> str:
     return whole[: start - offset] + REDACTED + whole[end - offset :]
 
 
+# A run that may be hex or base64 / base64url of something longer than a token.
+_ENCODED_RUN = re.compile(r"[A-Za-z0-9+/_-]{22,}={0,2}")
+_HEX = re.compile(r"(?:[0-9a-f]{2})+|(?:[0-9A-F]{2})+")
+
+
+def _decoded(run: str) -> str:
+    """Return ``run`` decoded from hex or base64 / base64url (as Latin-1), or ``""``."""
+    try:
+        if _HEX.fullmatch(run):
+            return bytes.fromhex(run).decode("latin-1")
+        body = run.rstrip("=").replace("-", "+").replace("_", "/")
+        return base64.b64decode(body + "=" * (-len(body) % 4)).decode("latin-1")
+    except ValueError:
+        return ""
+
+
 def _scrub_recent(text: str) -> str:
     by_run, leftovers = secrets.recent.index()
     if by_run:
@@ -100,10 +117,12 @@ def _scrub_recent(text: str) -> str:
             if "%" not in decoded and "+" not in decoded:
                 break
             decoded = unquote_plus(decoded)
-        for run in secrets.TOKEN_RUN.findall(decoded):
-            forms = by_run.get(run)
-            if forms is None:  # not a token the bridge fired
-                continue
+        hits = [by_run[run] for run in secrets.TOKEN_RUN.findall(decoded) if run in by_run]
+        if not hits:  # hex or base64 of a longer text: decode it and look again
+            for encoded in _ENCODED_RUN.findall(text):
+                runs = secrets.TOKEN_RUN.findall(_decoded(encoded))
+                hits += [by_run[run] for run in runs if run in by_run]
+        for forms in hits:
             text = secrets.redact(text, sorted(forms, key=len, reverse=True))
     if leftovers:
         text = secrets.redact(text, leftovers)
@@ -221,12 +240,30 @@ def _scrub_exception(record: logging.LogRecord) -> None:
         record.stack_info = scrub(record.stack_info)
 
 
+#: What every record has; anything else on it came from ``extra=`` (or a filter) and a
+#: formatter may print it.
+_FRESH = logging.LogRecord("", 0, "", 0, "", None, None).__dict__
+_STANDARD: Final = frozenset(_FRESH) | {"message", "asctime", "taskName", _DONE}
+_STANDARD_COUNT: Final = len(_FRESH) + 1  # and the mark of a scrubbed record
+
+
+def _scrub_extra(record: logging.LogRecord) -> None:
+    attributes = record.__dict__
+    for name in attributes.keys() - _STANDARD:
+        value = attributes[name]
+        clean = scrub(value) if type(value) is str else _scrub_argument(value)
+        if clean is not value and clean != value:
+            attributes[name] = clean
+
+
 def scrub_record(record: logging.LogRecord) -> None:
-    """Scrub ``record`` in place (message, arguments, exception and stack text), once."""
+    """Scrub ``record`` in place (message, args, ``extra=`` attributes, exception, stack), once."""
     if record.__dict__.get(_DONE):
         return
     record.__dict__[_DONE] = True
     _scrub_message(record)
+    if len(record.__dict__) > _STANDARD_COUNT:
+        _scrub_extra(record)
     _scrub_exception(record)
 
 

@@ -6,8 +6,11 @@ last, for :class:`~regstack_django.logging.SecretsFilter` (README, "Logging and 
 
 from __future__ import annotations
 
+import base64
 import collections
+import html
 import itertools
+import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
@@ -107,11 +110,13 @@ class RecentLinks:
             by_run: dict[str, list[str]] = {}
             leftovers: list[str] = []
             for token in self.tokens():
-                runs = TOKEN_RUN.findall(token)
-                if runs:
-                    by_run.setdefault(max(runs, key=len), []).extend(forms_of(token))
-                else:
-                    leftovers.extend(forms_of(token))
+                forms = forms_of(token)
+                # Any run of any form finds them all (base64 and hex share no run with the token).
+                runs = {run for form in forms for run in TOKEN_RUN.findall(form)}
+                for run in runs:
+                    by_run.setdefault(run, []).extend(forms)
+                if not runs:
+                    leftovers.extend(forms)
             self._index = (generation, by_run, leftovers)
         return self._index[1], self._index[2]
 
@@ -167,11 +172,38 @@ def tokens_of(url: str, url_without_token: str | None) -> list[str]:
 
 
 def forms_of(secret: str) -> list[str]:
-    """Return ``secret`` as it may be quoted: raw, percent-, form- and doubly encoded."""
+    """Return every form ``secret`` may be quoted in (README, "Logging and secrets")."""
     once = quote(secret, safe="")
-    return list(
-        dict.fromkeys((secret, quote(secret), once, quote_plus(secret), quote(once, safe="")))
-    )
+    escaped = (secret, quote(secret), once, quote_plus(secret), quote(once, safe=""))
+    lowered = tuple(_lower_escapes(form) for form in escaped)
+    texts = (json.dumps(secret)[1:-1], html.escape(secret), html.escape(secret, quote=False))
+    return list(dict.fromkeys((*escaped, *lowered, *texts, *encoded(secret))))
+
+
+def _lower_escapes(text: str) -> str:
+    return re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), text)
+
+
+def encoded(secret: str) -> list[str]:
+    """Return the hex and base64 / base64url forms of ``secret`` (UTF-8).
+
+    Base64 of a longer text that contains the secret depends on where it starts in a
+    3-byte group: for each of the three offsets, the characters only the secret
+    determines are a form too (a few characters at either end may stay).
+    """
+    raw = secret.encode()
+    forms = [raw.hex(), raw.hex().upper()]
+    for offset in range(3):
+        padded = b"\0" * offset + raw
+        for b64 in (base64.b64encode(padded), base64.urlsafe_b64encode(padded)):
+            text = b64.decode()
+            if offset == 0:
+                forms += [text, text.rstrip("=")]
+            start = 4 if offset else 0  # the first group mixes the secret with what precedes it
+            end = (len(padded) // 3) * 4  # the last partial group mixes it with what follows
+            if end - start >= MIN_SECRET_LENGTH:
+                forms.append(text[start:end])
+    return forms
 
 
 def secret_forms(kwargs: Mapping[str, Any]) -> list[str]:

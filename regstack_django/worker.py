@@ -17,7 +17,9 @@ from django.core.signals import setting_changed
 from regstack_django.background import outbox
 from regstack_django.background.tasks_compat import as_task
 from regstack_django.envelope import UntrustedMessage, open_envelope
+from regstack_django.failures import loggable
 from regstack_django.hooks.entries import HandlerSpec, parse_hooks_setting
+from regstack_django.secrets import SECRET_EVENTS, guard
 from regstack_django.serialize import decode
 from regstack_django.signals import signal_for
 
@@ -86,6 +88,8 @@ def deliver(*args: Any, **kwargs: Any) -> None:
     the_id = uuid.UUID(event_id) if event_id is not None else None
     if durable and the_id is not None and not outbox.begin_delivery(the_id, handler):
         return  # delivered already (or pruned after delivery): a redelivery to drop
+    if event in SECRET_EVENTS:
+        arguments = guard(arguments)  # the url as a SecretURL: frames render it redacted
     func = spec.handler
     call = async_to_sync(func) if spec.is_async else func
     try:
@@ -93,6 +97,11 @@ def deliver(*args: Any, **kwargs: Any) -> None:
     except Exception as exc:
         if durable and the_id is not None:
             outbox.record_failure(the_id, handler, exc, arguments)
-        raise
+        failure: BaseException | None = loggable(exc, arguments)
+    else:
+        failure = None
+    if failure is not None:
+        # Raised outside the except clause: the task result quotes the redacted one only.
+        raise failure
     if durable and the_id is not None:
         outbox.mark_delivered(the_id, handler)

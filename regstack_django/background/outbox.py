@@ -18,7 +18,7 @@ from regstack_django.conf import (
     OUTBOX_LEASE_SETTING,
     conf,
 )
-from regstack_django.failures import REDACTED
+from regstack_django.failures import REDACTED, redactor
 from regstack_django.models import OutboxEvent
 
 #: ``last_error`` keeps this many characters.
@@ -73,8 +73,14 @@ def record_failure(
 
 
 def safe_error(exc: BaseException, arguments: Mapping[str, Any] | None = None) -> str:
-    """Return ``module.Type: message`` with every argument value of the event redacted."""
+    """Return ``module.Type: message`` with every argument value of the event redacted.
+
+    The fire's secrets first, in every form the log redacts them in (one redaction).
+    """
     text = f"{type(exc).__module__}.{type(exc).__qualname__}: {exc}"
+    redact_secrets = redactor(arguments or {})
+    if redact_secrets is not None:
+        text = redact_secrets(text)
     for value in sorted(_values(arguments or {}), key=len, reverse=True):
         text = text.replace(value, REDACTED)
     return text[:ERROR_LENGTH]

@@ -19,6 +19,7 @@ from regstack_django import HookRegistry
 from regstack_django.logging import SecretsFilter, scrub
 from regstack_django.redaction import RedactedError
 from regstack_django.secrets import SECRET_QUERY_KEYS
+from tests.utils import connected
 
 TOKEN = "Kq3vT0kXb1n8Y2pZ5wD7hF9jL4mR6sU0aC2eG4iK6oQ"  # token_urlsafe(32)-shaped
 LINK = f"http://127.0.0.1:8000/verify?token={TOKEN}"
@@ -263,3 +264,36 @@ def test_the_readme_logging_dict_configures() -> None:
         assert "secrets" in handler["filters"]
     configurator = logging.config.DictConfigurator(config)
     assert isinstance(configurator.configure_filter(config["filters"]["secrets"]), SecretsFilter)
+
+
+def test_extra_attributes_and_encoded_forms_of_a_fired_token_are_scrubbed(
+    registry: HookRegistry,
+) -> None:
+    import base64
+
+    token = "extra-form-token-" + "q" * 30
+    with connected("password_reset_requested", lambda sender, **kw: None):
+        registry.fire_sync(
+            "password_reset_requested",
+            url=f"https://e.com/r?token={token}",
+            url_without_token="https://e.com/r?token=[REDACTED]",
+        )
+    raw = token.encode()
+    forms = {
+        "base64": base64.b64encode(raw).decode(),
+        "base64url": base64.urlsafe_b64encode(raw).decode().rstrip("="),
+        "hex": raw.hex(),
+        "base64 of a body": base64.b64encode(b'{"t": "' + raw + b'"}').decode(),
+    }
+    record = logging.LogRecord("app", logging.INFO, __file__, 1, "sent %s", (forms["hex"],), None)
+    record.__dict__.update(
+        link=f"https://e.com/r?token={token}",
+        ctx={"b64": forms["base64"]},
+        b64url=forms["base64url"],
+    )
+    record.__dict__["body"] = forms["base64 of a body"]
+    SecretsFilter().filter(record)
+    text = logging.Formatter("%(message)s %(link)s %(ctx)s %(b64url)s %(body)s").format(record)
+    assert token not in text
+    assert not [name for name, form in forms.items() if form in text]
+    assert text.count("[REDACTED]") >= 5
