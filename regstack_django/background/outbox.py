@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from regstack_django.conf import (
@@ -62,14 +63,30 @@ def backoff(attempts: int) -> datetime.timedelta:
 def record_failure(
     event_id: uuid.UUID, handler: str, exc: BaseException, arguments: Mapping[str, Any]
 ) -> None:
-    """Keep a worker's failure on the row (redacted) and make it due after the backoff."""
+    """Keep a handler's failure on the row (redacted): due after the backoff, or dead at the max."""
     row = OutboxEvent.objects.filter(event_id=event_id, handler=handler).first()
     if row is None:
         return
-    OutboxEvent.objects.filter(pk=row.pk, delivered_at__isnull=True).update(
-        last_error=safe_error(exc, arguments),
-        available_at=timezone.now() + backoff(row.attempts),
+    failures = row.failures + 1
+    now = timezone.now()
+    changes: dict[str, Any] = {"last_error": safe_error(exc, arguments), "failures": failures}
+    if failures >= conf.max_attempts():
+        changes["dead_at"] = now
+    else:
+        changes["available_at"] = now + backoff(failures)
+    OutboxEvent.objects.filter(pk=row.pk, delivered_at__isnull=True).update(**changes)
+
+
+def mark_dead(rows: QuerySet[OutboxEvent], exc: BaseException) -> int:
+    """Give up the undelivered ``rows`` at once (they can never succeed), keeping why."""
+    return rows.filter(delivered_at__isnull=True, dead_at__isnull=True).update(
+        dead_at=timezone.now(), last_error=safe_error(exc)
     )
+
+
+def mark_dead_message(message: str, exc: BaseException) -> int:
+    """Give up the row whose stored message is exactly ``message`` (a worker refused it)."""
+    return mark_dead(OutboxEvent.objects.filter(message=message), exc)
 
 
 def safe_error(exc: BaseException, arguments: Mapping[str, Any] | None = None) -> str:

@@ -46,7 +46,8 @@ class Command(BaseCommand):
                     "Has 'manage.py migrate' created its table?"
                 ) from exc
             self.stdout.write(
-                f"regstack relay: {result.handed_out} handed out, {result.failed} failed."
+                f"regstack relay: {result.handed_out} handed out, {result.refused} refused "
+                f"by the broker, {result.dead} dead."
             )
             return
         stopping = threading.Event()
