@@ -53,6 +53,13 @@ def mark_delivered(event_id: uuid.UUID, handler: str) -> None:
     )
 
 
+def retry(rows: QuerySet[OutboxEvent]) -> int:
+    """Make undelivered ``rows`` due now, dead ones too, with fresh counts; return how many."""
+    return rows.filter(delivered_at__isnull=True).update(
+        available_at=timezone.now(), dead_at=None, failures=0, refusals=0
+    )
+
+
 def backoff(attempts: int) -> datetime.timedelta:
     """Return the wait before try ``attempts + 1``: doubling from the first delay, capped."""
     first = conf.seconds(OUTBOX_BACKOFF_SETTING)

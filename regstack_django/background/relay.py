@@ -12,13 +12,13 @@ from typing import Any
 from django.db.models import F
 from django.utils import timezone
 
-from regstack_django.background import outbox
+from regstack_django.background import health, outbox
 from regstack_django.background.enqueue import task_with_options
 from regstack_django.background.tasks_compat import TASK_OPTIONS
 from regstack_django.conf import OUTBOX_LEASE_SETTING, OUTBOX_RETENTION_SETTING, conf
 from regstack_django.envelope import UntrustedMessage, open_envelope
 from regstack_django.failures import logger
-from regstack_django.models import OutboxEvent
+from regstack_django.models import OutboxEvent, RelayHeartbeat
 from regstack_django.worker import background_entries
 
 BATCH = 100
@@ -136,9 +136,10 @@ def _hand_out(row: OutboxEvent, result: PassResult) -> None:
 
 
 def prune() -> int:
-    """Delete delivered rows older than ``REGSTACK_OUTBOX_RETENTION``; return how many."""
+    """Delete delivered rows (and relay heartbeats) older than the retention; return rows."""
     cutoff = timezone.now() - datetime.timedelta(seconds=conf.seconds(OUTBOX_RETENTION_SETTING))
     deleted, _ = OutboxEvent.objects.filter(delivered_at__lt=cutoff).delete()
+    RelayHeartbeat.objects.filter(seen_at__lt=cutoff).delete()
     return deleted
 
 
@@ -150,5 +151,6 @@ def drain(max_passes: int = 1000) -> PassResult:
         total += result
         if result.due < BATCH:
             break
+    health.beat(total.handed_out)
     prune()
     return total
