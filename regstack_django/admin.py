@@ -41,7 +41,7 @@ class OutboxEventAdmin(_OutboxAdminBase):
     list_display = ("id", "status", "event", "short_handler", "runs", "due", "short_error")
     list_display_links = ("id",)
     list_filter = (StatusFilter, "event")
-    search_fields = ("event", "handler", "event_id")
+    search_fields = ("event", "handler", "event_id", "task_id")
     fields = (
         "event",
         "handler",
@@ -53,6 +53,7 @@ class OutboxEventAdmin(_OutboxAdminBase):
         "available_at",
         "delivered_at",
         "dead_at",
+        "task_id",
         "last_error",
     )
     readonly_fields = fields

@@ -32,6 +32,12 @@ class OutboxEvent(models.Model):
     refusals = models.PositiveIntegerField(
         default=0, help_text="Broker refusals in a row (they back off, never count as runs)."
     )
+    task_id = models.CharField(
+        "last task id",
+        max_length=64,
+        blank=True,
+        help_text="The Tasks backend's id of the last hand-out: ties a queued task to this row.",
+    )
     dead_at = models.DateTimeField(
         null=True, blank=True, help_text="When it was given up: it is never handed out again."
     )

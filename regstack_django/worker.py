@@ -81,14 +81,15 @@ def deliver(*args: Any, **kwargs: Any) -> None:
     refused with a clear error, not a bare ``TypeError`` from the backend.
     """
     message = _message(args, kwargs)
+    durable: bool | None = None  # unknown until the message opens
     try:
         handler, durable, payload = open_envelope(message)
         event_name = payload.get("event") if isinstance(payload, Mapping) else None
         spec = configured_entry(event_name, handler)
         event, event_id, sender, arguments = decode(payload, include_secrets=spec.include_secrets)
     except (UntrustedMessage, PayloadError) as exc:
-        if isinstance(message, str):  # an outbox row with this exact message can never run
-            outbox.mark_dead_message(message, exc)
+        if isinstance(message, str) and durable is not False:
+            outbox.mark_dead_message(message, exc)  # its row (if any) can never run
         raise
     the_id = uuid.UUID(event_id) if event_id is not None else None
     if durable and the_id is not None and not outbox.begin_delivery(the_id, handler):

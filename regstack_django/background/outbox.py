@@ -19,7 +19,7 @@ from regstack_django.conf import (
     OUTBOX_LEASE_SETTING,
     conf,
 )
-from regstack_django.failures import REDACTED
+from regstack_django.failures import REDACTED, logger
 from regstack_django.models import OutboxEvent
 
 #: ``last_error`` keeps this many characters.
@@ -92,8 +92,18 @@ def mark_dead(rows: QuerySet[OutboxEvent], exc: BaseException) -> int:
 
 
 def mark_dead_message(message: str, exc: BaseException) -> int:
-    """Give up the row whose stored message is exactly ``message`` (a worker refused it)."""
-    return mark_dead(OutboxEvent.objects.filter(message=message), exc)
+    """Give up the row whose stored message is exactly ``message`` (a worker refused it).
+
+    Best effort: a database error here is logged, and the refusal itself still fails the task.
+    """
+    try:
+        return mark_dead(OutboxEvent.objects.filter(message=message), exc)
+    except Exception as error:
+        logger.warning(
+            "regstack worker: could not mark the refused message's outbox row dead (%s).",
+            type(error).__name__,
+        )
+        return 0
 
 
 def safe_error(exc: BaseException, arguments: Mapping[str, Any] | None = None) -> str:

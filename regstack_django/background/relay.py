@@ -114,7 +114,7 @@ def _hand_out(row: OutboxEvent, result: PassResult) -> None:
         )
         return
     try:
-        task.enqueue(row.message)
+        queued = task.enqueue(row.message)
     except Exception as exc:
         result.refused += 1
         this_row.filter(delivered_at__isnull=True).update(
@@ -132,7 +132,8 @@ def _hand_out(row: OutboxEvent, result: PassResult) -> None:
         )
     else:
         result.handed_out += 1
-        this_row.update(attempts=F("attempts") + 1, refusals=0)
+        task_id = str(getattr(queued, "id", ""))[:64]
+        this_row.update(attempts=F("attempts") + 1, refusals=0, task_id=task_id)
 
 
 def prune() -> int:

@@ -233,11 +233,14 @@ def test_broker_refusals_do_not_lengthen_the_next_lease(registry: HookRegistry) 
         row = OutboxEvent.objects.get()
         assert (row.attempts, row.refusals, row.dead_at) == (0, 5, None)  # refusals never kill
     with override_settings(TASKS=DUMMY, REGSTACK_HOOKS=DURABLE):
-        tasks_module().task_backends["default"].clear()  # type: ignore[union-attr]
+        backend = tasks_module().task_backends["default"]  # type: ignore[union-attr]
+        backend.clear()
         OutboxEvent.objects.update(available_at=timezone.now())
         before = timezone.now()
         relay_once()
+        [queued] = backend.results
     row.refresh_from_db()
+    assert row.task_id == str(queued.id)  # the row names its queued task
     assert (row.attempts, row.refusals, row.status()) == (1, 0, "handed out")
     lease = (row.available_at - before).total_seconds()
     assert 299 < lease < 302  # REGSTACK_OUTBOX_LEASE (300 s), not 32 times it
