@@ -28,6 +28,12 @@ OUTBOX_POLL_INTERVAL_SETTING = "REGSTACK_OUTBOX_POLL_INTERVAL"
 OUTBOX_BACKOFF_SETTING = "REGSTACK_OUTBOX_BACKOFF"
 OUTBOX_BACKOFF_MAX_SETTING = "REGSTACK_OUTBOX_BACKOFF_MAX"
 OUTBOX_RETENTION_SETTING = "REGSTACK_OUTBOX_RETENTION"
+OUTBOX_STALE_AFTER_SETTING = "REGSTACK_OUTBOX_STALE_AFTER"
+OUTBOX_MAX_ATTEMPTS_SETTING = "REGSTACK_OUTBOX_MAX_ATTEMPTS"
+
+#: Failed runs of a durable handler before its row is dead, and the largest accepted (E030).
+DEFAULT_MAX_ATTEMPTS = 20
+MAX_MAX_ATTEMPTS = 10_000
 
 #: The pool settings' defaults, and the largest pool (E020/E021 report invalid values).
 DEFAULT_WORKERS = 20
@@ -44,6 +50,7 @@ SECONDS_SETTINGS: dict[str, tuple[float, float]] = {
     OUTBOX_BACKOFF_SETTING: (1.0, 86400.0),
     OUTBOX_BACKOFF_MAX_SETTING: (300.0, 7 * 86400.0),
     OUTBOX_RETENTION_SETTING: (7 * 86400.0, 3650 * 86400.0),
+    OUTBOX_STALE_AFTER_SETTING: (300.0, 7 * 86400.0),
 }
 
 #: Every setting this app reads; the README documents each one.
@@ -55,6 +62,7 @@ SETTINGS = (
     WORKERS_SETTING,
     WORKER_WAIT_SETTING,
     *SECONDS_SETTINGS,
+    OUTBOX_MAX_ATTEMPTS_SETTING,
 )
 
 
@@ -121,6 +129,11 @@ class Settings:
         value = self.REGSTACK_HOOKS_WORKER_WAIT
         return float(value) if valid_worker_wait(value) else DEFAULT_WORKER_WAIT
 
+    def max_attempts(self) -> int:
+        """Return ``REGSTACK_OUTBOX_MAX_ATTEMPTS``, or its default when invalid (E030)."""
+        value = getattr(settings, OUTBOX_MAX_ATTEMPTS_SETTING, DEFAULT_MAX_ATTEMPTS)
+        return value if valid_max_attempts(value) else DEFAULT_MAX_ATTEMPTS
+
     def seconds(self, name: str) -> float:
         """One of :data:`SECONDS_SETTINGS`, or its default when unset or invalid.
 
@@ -145,6 +158,11 @@ def valid_seconds(value: object, maximum: float) -> bool:
 def valid_workers(value: object) -> bool:
     """Whether ``value`` is a whole number of workers from 1 to :data:`MAX_WORKERS`."""
     return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_WORKERS
+
+
+def valid_max_attempts(value: object) -> bool:
+    """Whether ``value`` is a whole number of runs from 1 to :data:`MAX_MAX_ATTEMPTS`."""
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_MAX_ATTEMPTS
 
 
 def valid_worker_wait(value: object) -> bool:

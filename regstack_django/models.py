@@ -1,9 +1,11 @@
-"""The outbox: one row per durable background delivery (event x handler).
+"""The outbox (one row per durable delivery, event x handler) and the relays' heartbeats.
 
 ``message`` is the signed task argument; the admin never shows it (README, "Durable delivery").
 """
 
 from __future__ import annotations
+
+import datetime
 
 from django.db import models
 from django.utils import timezone
@@ -22,7 +24,22 @@ class OutboxEvent(models.Model):
         "due at", default=timezone.now, help_text="When the relay may hand it out (again)."
     )
     attempts = models.PositiveIntegerField(
-        default=0, help_text="How many times the relay handed it to the Tasks backend."
+        default=0, help_text="How many times the Tasks backend accepted it from the relay."
+    )
+    failures = models.PositiveIntegerField(
+        default=0, help_text="How many runs of the handler raised (dead at the maximum)."
+    )
+    refusals = models.PositiveIntegerField(
+        default=0, help_text="Broker refusals in a row (they back off, never count as runs)."
+    )
+    task_id = models.CharField(
+        "last task id",
+        max_length=64,
+        blank=True,
+        help_text="The Tasks backend's id of the last hand-out: ties a queued task to this row.",
+    )
+    dead_at = models.DateTimeField(
+        null=True, blank=True, help_text="When it was given up: it is never handed out again."
     )
     delivered_at = models.DateTimeField(
         null=True, blank=True, help_text="When the handler finished in a worker."
@@ -46,3 +63,32 @@ class OutboxEvent(models.Model):
     def delivered(self) -> bool:
         """Return whether a worker has finished the handler."""
         return self.delivered_at is not None
+
+    def status(self, now: datetime.datetime | None = None) -> str:
+        """Return one of pending, handed out, delivered, failing, dead."""
+        if self.delivered_at is not None:
+            return "delivered"
+        if self.dead_at is not None:
+            return "dead"
+        if self.failures or self.refusals:
+            return "failing"
+        if self.attempts and self.available_at > (now or timezone.now()):
+            return "handed out"
+        return "pending"
+
+
+class RelayHeartbeat(models.Model):
+    """When one relay process (host and pid) last finished a pass."""
+
+    id = models.BigAutoField(primary_key=True)
+    relay = models.CharField("relay (host:pid)", max_length=200, unique=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    seen_at = models.DateTimeField(default=timezone.now, db_index=True)
+    handed_out = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "relay heartbeat"
+        ordering = ["-seen_at"]
+
+    def __str__(self) -> str:
+        return f"{self.relay} (seen {self.seen_at:%Y-%m-%d %H:%M:%S})"

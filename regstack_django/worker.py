@@ -20,7 +20,7 @@ from regstack_django.envelope import UntrustedMessage, open_envelope
 from regstack_django.failures import loggable
 from regstack_django.hooks.entries import HandlerSpec, parse_hooks_setting
 from regstack_django.secrets import SECRET_EVENTS, guard
-from regstack_django.serialize import decode
+from regstack_django.serialize import PayloadError, decode
 from regstack_django.signals import signal_for
 
 
@@ -82,9 +82,17 @@ def deliver(*args: Any, **kwargs: Any) -> None:
     Takes ``*args, **kwargs`` so that a malformed task still arrives here and is
     refused with a clear error, not a bare ``TypeError`` from the backend.
     """
-    handler, durable, payload = open_envelope(_message(args, kwargs))
-    spec = configured_entry(payload.get("event") if isinstance(payload, Mapping) else None, handler)
-    event, event_id, sender, arguments = decode(payload, include_secrets=spec.include_secrets)
+    message = _message(args, kwargs)
+    durable: bool | None = None  # unknown until the message opens
+    try:
+        handler, durable, payload = open_envelope(message)
+        event_name = payload.get("event") if isinstance(payload, Mapping) else None
+        spec = configured_entry(event_name, handler)
+        event, event_id, sender, arguments = decode(payload, include_secrets=spec.include_secrets)
+    except (UntrustedMessage, PayloadError) as exc:
+        if isinstance(message, str) and durable is not False:
+            outbox.mark_dead_message(message, exc)  # its row (if any) can never run
+        raise
     the_id = uuid.UUID(event_id) if event_id is not None else None
     if durable and the_id is not None and not outbox.begin_delivery(the_id, handler):
         return  # delivered already (or pruned after delivery): a redelivery to drop

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from regstack_django.conf import (
@@ -18,7 +19,7 @@ from regstack_django.conf import (
     OUTBOX_LEASE_SETTING,
     conf,
 )
-from regstack_django.failures import REDACTED, redactor
+from regstack_django.failures import REDACTED, logger, redactor
 from regstack_django.models import OutboxEvent
 
 #: ``last_error`` keeps this many characters.
@@ -52,6 +53,13 @@ def mark_delivered(event_id: uuid.UUID, handler: str) -> None:
     )
 
 
+def retry(rows: QuerySet[OutboxEvent]) -> int:
+    """Make undelivered ``rows`` due now, dead ones too, with fresh counts; return how many."""
+    return rows.filter(delivered_at__isnull=True).update(
+        available_at=timezone.now(), dead_at=None, failures=0, refusals=0
+    )
+
+
 def backoff(attempts: int) -> datetime.timedelta:
     """Return the wait before try ``attempts + 1``: doubling from the first delay, capped."""
     first = conf.seconds(OUTBOX_BACKOFF_SETTING)
@@ -62,14 +70,40 @@ def backoff(attempts: int) -> datetime.timedelta:
 def record_failure(
     event_id: uuid.UUID, handler: str, exc: BaseException, arguments: Mapping[str, Any]
 ) -> None:
-    """Keep a worker's failure on the row (redacted) and make it due after the backoff."""
+    """Keep a handler's failure on the row (redacted): due after the backoff, or dead at the max."""
     row = OutboxEvent.objects.filter(event_id=event_id, handler=handler).first()
     if row is None:
         return
-    OutboxEvent.objects.filter(pk=row.pk, delivered_at__isnull=True).update(
-        last_error=safe_error(exc, arguments),
-        available_at=timezone.now() + backoff(row.attempts),
+    failures = row.failures + 1
+    now = timezone.now()
+    changes: dict[str, Any] = {"last_error": safe_error(exc, arguments), "failures": failures}
+    if failures >= conf.max_attempts():
+        changes["dead_at"] = now
+    else:
+        changes["available_at"] = now + backoff(failures)
+    OutboxEvent.objects.filter(pk=row.pk, delivered_at__isnull=True).update(**changes)
+
+
+def mark_dead(rows: QuerySet[OutboxEvent], exc: BaseException) -> int:
+    """Give up the undelivered ``rows`` at once (they can never succeed), keeping why."""
+    return rows.filter(delivered_at__isnull=True, dead_at__isnull=True).update(
+        dead_at=timezone.now(), last_error=safe_error(exc)
     )
+
+
+def mark_dead_message(message: str, exc: BaseException) -> int:
+    """Give up the row whose stored message is exactly ``message`` (a worker refused it).
+
+    Best effort: a database error here is logged, and the refusal itself still fails the task.
+    """
+    try:
+        return mark_dead(OutboxEvent.objects.filter(message=message), exc)
+    except Exception as error:
+        logger.warning(
+            "regstack worker: could not mark the refused message's outbox row dead (%s).",
+            type(error).__name__,
+        )
+        return 0
 
 
 def safe_error(exc: BaseException, arguments: Mapping[str, Any] | None = None) -> str:

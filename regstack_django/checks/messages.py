@@ -39,6 +39,7 @@ W003 = "regstack_django.W003"
 W004 = "regstack_django.W004"
 W006 = "regstack_django.W006"
 W007 = "regstack_django.W007"
+E030 = "regstack_django.E030"
 
 HINTS: dict[str, str] = {
     E001: 'Use a dict such as {{"user_registered": ["myapp.hooks.on_registered"]}}.',
@@ -116,6 +117,10 @@ HINTS: dict[str, str] = {
         "The Dummy backend stores tasks and never runs them: every event is dropped. Use it "
         "only in tests (silence with SILENCED_SYSTEM_CHECKS = ['regstack_django.W007']), or "
         "configure a backend with a worker in TASKS."
+    ),
+    E030: (
+        "Set REGSTACK_OUTBOX_MAX_ATTEMPTS to the failed runs after which a durable row is "
+        "dead, a whole number from 1 to {maximum} (default {default})."
     ),
 }
 

@@ -12,14 +12,18 @@ from django.core.checks import CheckMessage
 from regstack_django.checks import messages
 from regstack_django.checks.messages import problem
 from regstack_django.conf import (
+    DEFAULT_MAX_ATTEMPTS,
     DEFAULT_WORKER_WAIT,
     DEFAULT_WORKERS,
     ENQUEUE_TIMEOUT_SETTING,
+    MAX_MAX_ATTEMPTS,
     MAX_WORKERS,
+    OUTBOX_MAX_ATTEMPTS_SETTING,
     SECONDS_SETTINGS,
     WORKER_WAIT_SETTING,
     WORKERS_SETTING,
     conf,
+    valid_max_attempts,
     valid_seconds,
     valid_worker_wait,
     valid_workers,
@@ -41,7 +45,7 @@ def check_hooks_setting(
 def check_seconds_settings(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> Iterable[CheckMessage]:
-    """``REGSTACK_HOOKS_ENQUEUE_TIMEOUT`` (E023) and the outbox settings (E024)."""
+    """``REGSTACK_HOOKS_ENQUEUE_TIMEOUT`` (E023) and the outbox settings (E024, E030)."""
     if not _includes_this_app(app_configs):
         return []
     found = []
@@ -61,7 +65,7 @@ def check_seconds_settings(
                 default=default,
             )
         )
-    return found
+    return [*found, *check_outbox_settings(app_configs)]
 
 
 def check_regstack_settings(
@@ -163,6 +167,25 @@ def check_pool_settings(
             )
         )
     return found
+
+
+def check_outbox_settings(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> Iterable[CheckMessage]:
+    """Report ``REGSTACK_OUTBOX_MAX_ATTEMPTS`` (E030)."""
+    if not _includes_this_app(app_configs) or not hasattr(settings, OUTBOX_MAX_ATTEMPTS_SETTING):
+        return []
+    value = getattr(settings, OUTBOX_MAX_ATTEMPTS_SETTING)
+    if valid_max_attempts(value):
+        return []
+    return [
+        problem(
+            messages.E030,
+            f"{OUTBOX_MAX_ATTEMPTS_SETTING} must be a whole number of runs, not {value!r}.",
+            maximum=MAX_MAX_ATTEMPTS,
+            default=DEFAULT_MAX_ATTEMPTS,
+        )
+    ]
 
 
 def settings_errors() -> list[CheckMessage]:

@@ -208,16 +208,42 @@ def test_a_broker_that_refuses_is_retried_with_backoff(registry: HookRegistry) -
         relay_once()
         [row] = OutboxEvent.objects.all()
         assert row.delivered_at is None
-        assert row.attempts == 1
+        assert (row.attempts, row.refusals, row.status()) == (0, 1, "failing")
         assert row.last_error.startswith("builtins.ConnectionRefusedError")
         assert row.available_at > before + timedelta(seconds=59)
         relay_once()  # backing off: not tried again yet
         row.refresh_from_db()
-        assert row.attempts == 1
+        assert row.refusals == 1
     with override_settings(TASKS=IMMEDIATE, REGSTACK_HOOKS=DURABLE):
         OutboxEvent.objects.update(available_at=timezone.now())  # what "Retry now" does
         relay_once()
     assert len(calls()) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_broker_refusals_do_not_lengthen_the_next_lease(registry: HookRegistry) -> None:
+    """Five refusals in a row, then the broker is back: the hand-out gets the plain lease."""
+    with override_settings(
+        TASKS=socket_tasks(free_port()), REGSTACK_HOOKS=DURABLE, REGSTACK_OUTBOX_MAX_ATTEMPTS=2
+    ):
+        registry.fire_sync("user_registered", user=user())
+        for _ in range(5):
+            OutboxEvent.objects.update(available_at=timezone.now())  # skip the backoff
+            relay_once()
+        row = OutboxEvent.objects.get()
+        assert (row.attempts, row.refusals, row.dead_at) == (0, 5, None)  # refusals never kill
+    with override_settings(TASKS=DUMMY, REGSTACK_HOOKS=DURABLE):
+        backend = tasks_module().task_backends["default"]  # type: ignore[union-attr]
+        backend.clear()
+        OutboxEvent.objects.update(available_at=timezone.now())
+        before = timezone.now()
+        relay_once()
+        [queued] = backend.results
+    row.refresh_from_db()
+    assert row.task_id == str(queued.id)  # the row names its queued task
+    assert (row.attempts, row.refusals, row.status()) == (1, 0, "handed out")
+    lease = (row.available_at - before).total_seconds()
+    assert 299 < lease < 302  # REGSTACK_OUTBOX_LEASE (300 s), not 32 times it
 
 
 @pytest.mark.django_db(transaction=True)
@@ -237,15 +263,19 @@ def test_a_failing_handler_keeps_the_row_with_an_error_that_quotes_no_argument(
 
 @pytest.mark.django_db(transaction=True)
 @override_settings(TASKS=IMMEDIATE, REGSTACK_HOOKS=DURABLE)
-def test_a_tampered_row_is_not_handed_out(registry: HookRegistry) -> None:
+def test_a_tampered_row_is_dead_after_one_attempt_with_its_reason(registry: HookRegistry) -> None:
     registry.fire_sync("user_registered", user=user())
     row = OutboxEvent.objects.get()
     OutboxEvent.objects.update(message=row.message.replace("e", "f", 1))
     relay_once()
     row.refresh_from_db()
     assert calls() == []
-    assert "UntrustedMessage" in row.last_error
+    assert row.status() == "dead"
+    assert row.last_error.startswith("regstack_django.envelope.UntrustedMessage: The task message")
     assert row.delivered_at is None
+    OutboxEvent.objects.update(available_at=timezone.now())
+    relay_once()  # dead rows are never handed out again
+    assert OutboxEvent.objects.get().last_error == row.last_error
 
 
 @pytest.mark.django_db(transaction=True)

@@ -28,7 +28,8 @@ from regstack.backends.base import Backend, BackendKind
 from regstack.backends.sql.migrations import current, head_revision, upgrade
 
 from regstack_django.hosting.schema import ADVISORY_LOCK_KEY
-from tests.hosting.boot_site import DATABASES, free_port, fresh_database, manage, write_site
+from support.net import free_port
+from tests.hosting.boot_site import DATABASES, fresh_database, manage, write_site
 from tests.instances import JWT_SECRET
 
 HEAD = head_revision()

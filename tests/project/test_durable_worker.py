@@ -196,3 +196,44 @@ def test_durable_sigkill_mid_task_ends_in_a_redelivery_with_the_same_event_id(
     assert {event_id for _, event_id, _ in deliveries} == {row["event_id"] for row in outbox}
     assert {pid for _, _, pid in deliveries} == {live.pid}
     assert PROBE in {row["handler"] for row in outbox}
+
+
+def test_outbox_check_fails_without_a_relay_and_passes_once_a_relay_and_worker_drained(
+    make_site: Callable[[float], Site],
+) -> None:
+    """``regstack_outbox --check`` as a cron or liveness probe runs it: a process and its status."""
+    site = make_site(0.0)
+    site.env.update(TESTPROJECT_DURABLE="1")
+
+    def check() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, str(MANAGE), "regstack_outbox", "--check"],
+            env=site.env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    site.manage("shell", "-c", FIRE)
+    # Due for an hour: nobody handed them out (as after a relay outage).
+    _update(site, f"UPDATE {OUTBOX_TABLE} SET available_at = '2000-01-01 00:00:00'")
+    down = check()
+    assert down.returncode == 1, down.stdout + down.stderr
+    assert "2 outbox row(s) have been due for more than 300s" in down.stderr
+    assert "No relay has been seen for 300s (never)" in down.stderr
+
+    assert "relay: 2 handed out" in site.manage("regstack_relay", "--once")
+    worker = ["db_worker", "--batch", "--no-reload", "--no-startup-delay"]
+    site.manage(*worker)
+    assert site.statuses() == {"SUCCESSFUL": 2}
+    assert all(row["delivered_at"] is not None for row in _outbox(site))
+    # Each row names the django-tasks-db row of its hand-out: a stuck task leads to its handler.
+    task_ids = {id_.replace("-", "") for (id_,) in site.query(f"SELECT id FROM {TASKS_TABLE}")}
+    row_tasks = {t.replace("-", "") for (t,) in site.query(f"SELECT task_id FROM {OUTBOX_TABLE}")}
+    assert row_tasks == task_ids
+    up = check()
+    assert up.returncode == 0, up.stdout + up.stderr
+    assert "OK" in up.stdout
+    assert "pending" in site.manage("regstack_outbox")

@@ -14,10 +14,12 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError, close_old_connections
 
-from regstack_django.background import relay
-from regstack_django.conf import OUTBOX_POLL_INTERVAL_SETTING, conf
+from regstack_django.background import health, relay
+from regstack_django.conf import OUTBOX_POLL_INTERVAL_SETTING, OUTBOX_STALE_AFTER_SETTING, conf
 
 PRUNE_EVERY = 60.0
+#: Seconds between two heartbeats, at most (a third of REGSTACK_OUTBOX_STALE_AFTER if shorter).
+BEAT_EVERY = 10.0
 
 
 class Command(BaseCommand):
@@ -46,7 +48,8 @@ class Command(BaseCommand):
                     "Has 'manage.py migrate' created its table?"
                 ) from exc
             self.stdout.write(
-                f"regstack relay: {result.handed_out} handed out, {result.failed} failed."
+                f"regstack relay: {result.handed_out} handed out, {result.refused} refused "
+                f"by the broker, {result.dead} dead."
             )
             return
         stopping = threading.Event()
@@ -61,11 +64,17 @@ class Command(BaseCommand):
         )
         self.stdout.write(f"regstack relay: running, a pass every {pause:g}s.")
         self.stdout.flush()
-        pruned_at = 0.0
+        pruned_at = beat_at = 0.0
+        handed_out = 0
         while not stopping.is_set():
             close_old_connections()
             try:
                 result = relay.relay_pass(stop=stopping.is_set)
+                handed_out += result.handed_out
+                beat_every = min(BEAT_EVERY, conf.seconds(OUTBOX_STALE_AFTER_SETTING) / 3)
+                if time.monotonic() - beat_at > beat_every:
+                    health.beat(handed_out)
+                    beat_at, handed_out = time.monotonic(), 0
                 if time.monotonic() - pruned_at > PRUNE_EVERY:
                     relay.prune()
                     pruned_at = time.monotonic()
