@@ -98,6 +98,11 @@ def hang_sync(sender: object, **kwargs: Any) -> None:
     _record("hang_sync", sender, kwargs)
 
 
+def record_thread(sender: object, **kwargs: Any) -> None:
+    """Record the name of the thread it ran on (as ``thread``)."""
+    _record("record_thread", sender, {**kwargs, "thread": threading.current_thread().name})
+
+
 def sleep_sync(sender: object, **kwargs: Any) -> None:
     time.sleep(0.3)
     _record("sleep_sync", sender, kwargs)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +24,7 @@ from regstack_django.failures import (
 )
 from regstack_django.hooks import timeouts
 from regstack_django.hooks.wiring import state
-from regstack_django.pool import workers
+from regstack_django.pool import overflow, workers
 from regstack_django.pool.connections import close_stale_connections
 from regstack_django.pool.process import get_pool
 from regstack_django.pool.threads import FireContext, caller_thread_context
@@ -187,14 +188,36 @@ async def _pooled_sync_group(fire: Fire, lease: workers.Lease, receivers: list[R
             worker = await lease.wait_for_worker()
         except WorkerUnavailable as exc:
             for receiver in receivers:
-                refused = WorkerUnavailable(f"{receiver_name(receiver)} did not run: {exc}")
-                fire.fail(receiver, refused)
+                if not overflow.is_must_run(receiver):
+                    refused = WorkerUnavailable(f"{receiver_name(receiver)} did not run: {exc}")
+                    fire.fail(receiver, refused)
+            must_run = [r for r in receivers if overflow.is_must_run(r)]
+            if must_run:
+                await _run_must_run(fire, must_run)
             return
     run_on_worker = worker.sync_to_async or _sync_group_runner(worker)
     if state.sync_timeouts and any(hasattr(r, timeouts.TIMEOUT_ATTRIBUTE) for r in receivers):
         await _run_sync_group_bounded(fire, lease, run_on_worker, receivers)
     else:
         await run_on_worker(fire, receivers)
+
+
+async def _run_must_run(fire: Fire, receivers: list[Receiver]) -> None:
+    """Run must-run receivers refused a worker on the overflow threads, in connection order.
+
+    The fire waits for each at most its ``timeout``; past it, that one is reported
+    as timed out and the fire stops waiting, but it and the rest still run.
+    """
+    alone = [fire.detached() for _ in receivers]
+    calls = [functools.partial(_run_sync_group, alone[i], [r]) for i, r in enumerate(receivers)]
+    for receiver, one, done in zip(receivers, alone, overflow.run_in_order(calls), strict=True):
+        budget: float | None = getattr(receiver, timeouts.TIMEOUT_ATTRIBUTE, None)
+        finished, _pending = await asyncio.wait((asyncio.wrap_future(done),), timeout=budget)
+        if not finished:
+            message = timeouts.timeout_message(receiver_name(receiver), budget or 0)
+            fire.fail(receiver, ReceiverTimeout(message))
+            return
+        fire.failures.extend(one.failures)
 
 
 async def _run_sync_group_bounded(

@@ -41,6 +41,7 @@ class HandlerSpec:
     priority: int | None = None
     backend: str | None = None
     durable: bool = False
+    must_run: bool = False
 
     @property
     def dispatch_uid(self) -> str:
@@ -166,7 +167,9 @@ def _parse_entry(
             problems.append(
                 problem(messages.E006, f"{where} {path!r} cannot be a receiver: {why}.")
             )
-        problems += applicability_problems(where, path, options)
+        problems += applicability_problems(
+            where, path, options, is_async=iscoroutinefunction(handler)
+        )
     if handler is None or any(p.is_serious() for p in problems[count:]):
         return None
     return HandlerSpec(
@@ -183,6 +186,7 @@ def _parse_entry(
         priority=options.get("priority"),
         backend=options.get("backend"),
         durable=options.get("durable", False),
+        must_run=options.get("must_run", False),
     )
 
 

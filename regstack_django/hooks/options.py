@@ -27,6 +27,7 @@ OPTION_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "queue_name": ((str,), "a queue name string"),
     "priority": ((int,), "an integer"),
     "backend": ((str,), "a Tasks backend alias string"),
+    "must_run": ((bool,), "True or False"),
 }
 BACKGROUND_ONLY = (
     "on_commit",
@@ -84,10 +85,12 @@ def _valid(value: object, types: tuple[type, ...]) -> bool:
     return isinstance(value, types)
 
 
-def applicability_problems(where: str, path: str, options: dict[str, Any]) -> list[CheckMessage]:
+def applicability_problems(
+    where: str, path: str, options: dict[str, Any], *, is_async: bool
+) -> list[CheckMessage]:
     """Return E009 for options that do not apply to this entry, then its background problems."""
     background = options.get("background") is True
-    found = []
+    found = must_run_problems(where, path, options, is_async=is_async)
     if not background:
         found += [
             problem(
@@ -117,6 +120,34 @@ def applicability_problems(where: str, path: str, options: dict[str, Any]) -> li
             )
         )
     return found + background_problems(where, path, options)
+
+
+def must_run_problems(
+    where: str, path: str, options: dict[str, Any], *, is_async: bool
+) -> list[CheckMessage]:
+    """Return E009 for ``"must_run": True`` where it cannot apply, or without a timeout."""
+    if options.get("must_run") is not True:
+        return []
+    if options.get("background") is True or is_async:
+        kind = "a background" if options.get("background") is True else "an async"
+        return [
+            problem(
+                messages.E009,
+                f"{where} ({path!r}) option 'must_run' does not apply to {kind} handler.",
+                why="It needs no worker thread, so a saturated pool never skips it: "
+                "remove 'must_run'.",
+            )
+        ]
+    if "timeout" not in options:
+        return [
+            problem(
+                messages.E009,
+                f"{where} ({path!r}) option 'must_run' needs a 'timeout'.",
+                why='Add "timeout": seconds: when no worker is free, the fire waits for a '
+                "must-run receiver at most that long (it still runs to the end).",
+            )
+        ]
+    return []
 
 
 def background_problems(where: str, path: str, options: dict[str, Any]) -> list[CheckMessage]:

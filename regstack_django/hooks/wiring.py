@@ -19,6 +19,7 @@ from regstack_django.checks.messages import as_text
 from regstack_django.failures import forget_name, give_name
 from regstack_django.hooks import timeouts
 from regstack_django.hooks.entries import HandlerSpec, parse_hooks_setting
+from regstack_django.pool.overflow import MUST_RUN_ATTRIBUTE
 from regstack_django.signals import signal_for
 
 
@@ -94,5 +95,8 @@ def _receiver_for(spec: HandlerSpec) -> Callable[..., Any]:
     if spec.timeout is not None:
         if spec.is_async:
             return timeouts.async_with_timeout(spec.handler, spec.path, spec.timeout)
-        return timeouts.sync_with_timeout(spec.handler, spec.path, spec.event, spec.timeout)
+        receiver = timeouts.sync_with_timeout(spec.handler, spec.path, spec.event, spec.timeout)
+        if spec.must_run:
+            setattr(receiver, MUST_RUN_ATTRIBUTE, True)
+        return receiver
     return spec.handler

@@ -410,6 +410,104 @@ async def test_a_saturated_pool_fails_a_fire_after_the_wait_with_one_warning(
     assert "REGSTACK_HOOKS_WORKER_WAIT" in message
 
 
+# -- must-run receivers on a saturated pool -----------------------------------------------------
+
+#: Holds the one worker of ``pool_of(1)``: the fire returns at its timeout, the receiver hangs.
+HOLDER = {"handler": "tests.hooks.hang_sync", "timeout": 0.05}
+
+
+def must_run(path: str, timeout: float = 2.0) -> dict[str, Any]:
+    return {"handler": path, "must_run": True, "timeout": timeout}
+
+
+async def test_a_must_run_receiver_runs_when_no_worker_is_free_and_skipped_ones_report_once(
+    registry: HookRegistry, caplog: pytest.LogCaptureFixture
+) -> None:
+    reports: list[dict[str, Any]] = []
+
+    def on_failure(sender: object, **kwargs: Any) -> None:
+        reports.append(kwargs)
+
+    logged_in = [
+        "tests.hooks.record_sync",
+        must_run("tests.hooks.record_thread"),
+        "tests.hooks.callable_instance",
+        must_run("tests.hooks.raises"),
+    ]
+    with (
+        pool_of(1, wait=0.2, user_logged_out=[HOLDER], user_logged_in=logged_in),
+        caplog.at_level(logging.WARNING, logger="regstack_django"),
+    ):
+        await registry.fire("user_logged_out", user=USER)
+        caplog.clear()
+        with connected(receiver_failed, on_failure):
+            timings = []
+            for _ in range(3):
+                started = time.monotonic()
+                await registry.fire("user_logged_in", user=USER)
+                timings.append(time.monotonic() - started)
+        ran = [c for c in hooks.CALLS if c[0] == "user_logged_in"]
+        errors = bridge_errors(caplog)
+    assert all(0.15 < t < 1.5 for t in timings), timings
+    # The must-run receiver ran in every fire, on an overflow thread, before the fire returned.
+    assert [name for _e, name, _k in ran] == ["record_thread"] * 3
+    assert all(k["thread"].startswith("regstack-must-run") for _e, _n, k in ran)
+    # Each skipped receiver is reported once per fire; the must-run one that raised, with
+    # its own error (it ran), not as refused.
+    per_fire = [(r["receiver"], type(r["exception"]).__name__) for r in reports]
+    assert (
+        per_fire
+        == [
+            ("tests.hooks.record_sync", "WorkerUnavailable"),
+            ("tests.hooks.callable_instance", "WorkerUnavailable"),
+            ("tests.hooks.raises", "RuntimeError"),
+        ]
+        * 3
+    )
+    assert len(errors) == 9
+    assert not any("record_thread" in e.getMessage() for e in errors)
+    [saturated] = [w for w in warnings_of(caplog) if "saturated" in w.getMessage()]
+    assert "tests.hooks.hang_sync" in saturated.getMessage()
+
+
+async def test_a_must_run_receiver_past_its_timeout_is_reported_once_and_still_runs(
+    registry: HookRegistry,
+) -> None:
+    reports: list[dict[str, Any]] = []
+
+    def on_failure(sender: object, **kwargs: Any) -> None:
+        reports.append(kwargs)
+
+    logged_in = [must_run("tests.hooks.hang_sync", 0.2), must_run("tests.hooks.record_thread")]
+    with pool_of(1, wait=0.1, user_logged_out=[HOLDER], user_logged_in=logged_in):
+        await registry.fire("user_logged_out", user=USER)
+        with connected(receiver_failed, on_failure):
+            started = time.monotonic()
+            await registry.fire("user_logged_in", user=USER)
+            elapsed = time.monotonic() - started
+        assert [c for c in hooks.CALLS if c[0] == "user_logged_in"] == []
+        hooks.RELEASE.set()
+        assert await eventually(lambda: len(hooks.CALLS) == 3)
+    # Bounded: the worker wait, then at most the must-run receiver's own timeout.
+    assert 0.25 < elapsed < 1.5, elapsed
+    [report] = reports
+    assert report["receiver"] == "tests.hooks.hang_sync"
+    assert isinstance(report["exception"], ReceiverTimeout)
+    assert not isinstance(report["exception"], WorkerUnavailable)
+    # Nothing was lost: both ran, in connection order, once the hung one returned.
+    ran = [name for event, name, _k in hooks.CALLS if event == "user_logged_in"]
+    assert ran == ["hang_sync", "record_thread"]
+
+
+async def test_a_must_run_receiver_with_a_free_worker_runs_on_the_pool_like_any_other(
+    registry: HookRegistry,
+) -> None:
+    with pool_of(1, user_logged_in=[must_run("tests.hooks.record_thread")]):
+        await registry.fire("user_logged_in", user=USER)
+    [(_event, _name, kwargs)] = hooks.CALLS
+    assert kwargs["thread"].startswith("regstack-hooks-")
+
+
 async def test_a_fire_with_only_async_receivers_needs_no_free_worker(
     registry: HookRegistry,
 ) -> None:
