@@ -66,9 +66,10 @@ class SaturationWarning:
             refused, self.refused_since_warning = self.refused_since_warning, 0
         logger.warning(
             "The regstack_django worker pool is saturated: all %d workers are busy, so a "
-            "fire of %r waited %gs (%s) for one and its receivers were failed as timed out "
-            "(%d fire(s) refused since the last warning). Holding the workers: %s. Give the "
-            "slow receivers a 'timeout', or raise %s.",
+            "fire of %r waited %gs (%s) for one and its sync receivers were skipped as timed "
+            "out, but for 'must_run' ones (%d fire(s) refused since the last warning). Holding "
+            "the workers: %s. Give the slow receivers a 'timeout', mark those that must not be "
+            "skipped 'must_run', or raise %s.",
             self.size,
             event,
             self.wait,
