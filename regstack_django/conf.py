@@ -30,6 +30,7 @@ OUTBOX_BACKOFF_MAX_SETTING = "REGSTACK_OUTBOX_BACKOFF_MAX"
 OUTBOX_RETENTION_SETTING = "REGSTACK_OUTBOX_RETENTION"
 OUTBOX_STALE_AFTER_SETTING = "REGSTACK_OUTBOX_STALE_AFTER"
 OUTBOX_MAX_ATTEMPTS_SETTING = "REGSTACK_OUTBOX_MAX_ATTEMPTS"
+MESSAGE_MAX_AGE_SETTING = "REGSTACK_MESSAGE_MAX_AGE"
 
 #: Failed runs of a durable handler before its row is dead, and the largest accepted (E030).
 DEFAULT_MAX_ATTEMPTS = 20
@@ -42,7 +43,7 @@ DEFAULT_WORKER_WAIT = 3.0
 
 #: Seconds settings: name -> (default, largest accepted value). Checked by
 #: :mod:`regstack_django.checks.registered` (E023 for the enqueue budget, E024 for
-#: the outbox), so a typo shows at start-up rather than on the first event.
+#: the outbox, E032 for the message age), so a typo shows at start-up, not on the first event.
 SECONDS_SETTINGS: dict[str, tuple[float, float]] = {
     ENQUEUE_TIMEOUT_SETTING: (2.0, 3600.0),
     OUTBOX_LEASE_SETTING: (300.0, 7 * 86400.0),
@@ -51,6 +52,7 @@ SECONDS_SETTINGS: dict[str, tuple[float, float]] = {
     OUTBOX_BACKOFF_MAX_SETTING: (300.0, 7 * 86400.0),
     OUTBOX_RETENTION_SETTING: (7 * 86400.0, 3650 * 86400.0),
     OUTBOX_STALE_AFTER_SETTING: (300.0, 7 * 86400.0),
+    MESSAGE_MAX_AGE_SETTING: (3 * 86400.0, 365 * 86400.0),
 }
 
 #: Every setting this app reads; the README documents each one.

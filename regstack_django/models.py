@@ -1,4 +1,4 @@
-"""The outbox (one row per durable delivery, event x handler) and the relays' heartbeats.
+"""The outbox (one row per durable delivery), the relays' heartbeats, and @run_once claims.
 
 ``message`` is the signed task argument; the admin never shows it (README, "Durable delivery").
 """
@@ -92,3 +92,22 @@ class RelayHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.relay} (seen {self.seen_at:%Y-%m-%d %H:%M:%S})"
+
+
+class HandlerRun(models.Model):
+    """One finished run of a ``@run_once`` handler for one event (regstack_django.once)."""
+
+    id = models.BigAutoField(primary_key=True)
+    event_id = models.UUIDField("event id")
+    handler = models.CharField("handler (dotted path)", max_length=300)
+    ran_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = "handler run"
+        ordering = ["-ran_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["event_id", "handler"], name="regstack_run_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.handler} ran for {self.event_id}"

@@ -16,8 +16,8 @@ from django.core.signals import setting_changed
 
 from regstack_django.background import outbox
 from regstack_django.background.tasks_compat import as_task
-from regstack_django.envelope import UntrustedMessage, open_envelope
-from regstack_django.failures import loggable
+from regstack_django.envelope import UntrustedMessage, refuse_stale, unseal
+from regstack_django.failures import loggable, logger
 from regstack_django.hooks.entries import HandlerSpec, parse_hooks_setting
 from regstack_django.secrets import SECRET_EVENTS, guard
 from regstack_django.serialize import PayloadError, decode
@@ -85,11 +85,14 @@ def deliver(*args: Any, **kwargs: Any) -> None:
     message = _message(args, kwargs)
     durable: bool | None = None  # unknown until the message opens
     try:
-        handler, durable, payload = open_envelope(message)
+        handler, durable, payload, _ = opened = unseal(message)
+        refuse_stale(opened)  # a plain message past REGSTACK_MESSAGE_MAX_AGE: a replay
         event_name = payload.get("event") if isinstance(payload, Mapping) else None
         spec = configured_entry(event_name, handler)
         event, event_id, sender, arguments = decode(payload, include_secrets=spec.include_secrets)
     except (UntrustedMessage, PayloadError) as exc:
+        if isinstance(exc, UntrustedMessage):  # once per refused message, with its fix
+            logger.error("regstack worker: refused a task: %s", exc)
         if isinstance(message, str) and durable is not False:
             outbox.mark_dead_message(message, exc)  # its row (if any) can never run
         raise

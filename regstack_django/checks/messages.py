@@ -40,6 +40,7 @@ W004 = "regstack_django.W004"
 W006 = "regstack_django.W006"
 W007 = "regstack_django.W007"
 E030 = "regstack_django.E030"
+E032 = "regstack_django.E032"
 
 HINTS: dict[str, str] = {
     E001: 'Use a dict such as {{"user_registered": ["myapp.hooks.on_registered"]}}.',
@@ -121,6 +122,11 @@ HINTS: dict[str, str] = {
     E030: (
         "Set REGSTACK_OUTBOX_MAX_ATTEMPTS to the failed runs after which a durable row is "
         "dead, a whole number from 1 to {maximum} (default {default})."
+    ),
+    E032: (
+        "Set REGSTACK_MESSAGE_MAX_AGE to the seconds after which a plain background message "
+        "is refused as a possible replay: a finite number > 0 and <= {maximum:g} (default "
+        "{default:g}, 3 days). Keep it above the longest time a task may wait in your queue."
     ),
 }
 

@@ -18,6 +18,7 @@ from regstack_django.conf import (
     ENQUEUE_TIMEOUT_SETTING,
     MAX_MAX_ATTEMPTS,
     MAX_WORKERS,
+    MESSAGE_MAX_AGE_SETTING,
     OUTBOX_MAX_ATTEMPTS_SETTING,
     SECONDS_SETTINGS,
     WORKER_WAIT_SETTING,
@@ -45,7 +46,7 @@ def check_hooks_setting(
 def check_seconds_settings(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> Iterable[CheckMessage]:
-    """``REGSTACK_HOOKS_ENQUEUE_TIMEOUT`` (E023) and the outbox settings (E024, E030)."""
+    """The enqueue budget (E023), the outbox (E024, E030), ``REGSTACK_MESSAGE_MAX_AGE`` (E032)."""
     if not _includes_this_app(app_configs):
         return []
     found = []
@@ -55,7 +56,10 @@ def check_seconds_settings(
         value = getattr(settings, name)
         if valid_seconds(value, maximum):
             continue
-        code = messages.E023 if name == ENQUEUE_TIMEOUT_SETTING else messages.E024
+        code = {
+            ENQUEUE_TIMEOUT_SETTING: messages.E023,
+            MESSAGE_MAX_AGE_SETTING: messages.E032,
+        }.get(name, messages.E024)
         found.append(
             problem(
                 code,

@@ -317,6 +317,7 @@ def test_every_id_has_a_case_in_this_module() -> None:
     covered |= {messages.E020, messages.E021}  # tests/pool/test_pool.py
     covered |= {messages.E025}  # below
     covered |= {messages.E030}  # tests/background/test_dead_letters.py
+    covered |= {messages.E032}  # tests/background/test_replays.py
     assert covered == messages.ALL_IDS
 
 
