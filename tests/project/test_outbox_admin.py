@@ -5,15 +5,21 @@
 
 from __future__ import annotations
 
+import base64
+import html
+import json
 import re
+import secrets
 import uuid
 from datetime import timedelta
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from regstack_django.background import outbox
 from regstack_django.models import OutboxEvent, RelayHeartbeat
 
 pytestmark = pytest.mark.django_db
@@ -123,3 +129,42 @@ def test_the_changelist_warns_when_no_relay_was_seen_and_rows_are_overdue(
     page = admin_client.get(url).content.decode()
     assert "No relay has been seen" not in page
     assert "have been due" not in page
+
+
+def _forms(token: str, url: str) -> dict[str, str]:
+    raw = token.encode()
+    return {
+        "raw": token,
+        "percent": quote(url, safe=""),
+        "base64": base64.b64encode(raw).decode(),
+        "base64url": base64.urlsafe_b64encode(raw).decode().rstrip("="),
+        "hex": raw.hex(),
+        "JSON-escaped": json.dumps(url + "\u00e9")[1:-1],
+        "HTML-escaped": html.escape(url + "&x=1"),
+    }
+
+
+def test_a_failing_include_secrets_handler_shows_no_token_in_the_admin(admin_client: Any) -> None:
+    token = secrets.token_urlsafe(32)
+    url = f"https://example.com/reset-password?token={token}"
+    forms = _forms(token, url)
+    for name, written in forms.items():
+        failing = row(event="password_reset_requested", handler=f"mysite.hooks.quoting_{name}")
+        # What the worker writes when an include_secrets handler raises quoting the link.
+        outbox.record_failure(
+            failing.event_id,
+            failing.handler,
+            RuntimeError(f"could not send {written}"),
+            {"url": url, "user": {"email": "a@example.com"}},
+        )
+    pages = [admin_client.get(reverse("admin:regstack_django_outboxevent_changelist"))]
+    pages += [
+        admin_client.get(reverse("admin:regstack_django_outboxevent_change", args=[pk]))
+        for pk in OutboxEvent.objects.values_list("pk", flat=True)
+    ]
+    for page in pages:
+        assert page.status_code == 200
+        text = page.content.decode()
+        assert "could not send" in text  # the error is shown, redacted
+        leaked = [name for name, written in forms.items() if token in text or written in text]
+        assert not leaked, leaked
