@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 
 #: ``sqlite`` (the default) or ``postgres``: which database this run's settings use.
 DATABASE_ENV = "REGSTACK_TEST_DATABASE"
@@ -63,7 +63,7 @@ def run_database(prefix: str) -> str:
     return name
 
 
-def _on(name: str) -> Any:
+def _on(name: str) -> SplitResult:
     return urlsplit(server())._replace(path=f"/{name}")
 
 
