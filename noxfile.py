@@ -1,6 +1,6 @@
 """The whole test matrix: ``bash scripts/test`` runs ``nox`` with these sessions.
 
-Four Python x Django legs and ``lint``. A leg without its interpreter is skipped; on CI it fails.
+Four Python x Django legs, one on PostgreSQL, and ``lint``. A leg lacking its needs skips; CI fails.
 """
 
 from __future__ import annotations
@@ -15,20 +15,40 @@ nox.options.sessions = ["lint", "tests"]
 nox.options.error_on_missing_interpreters = bool(os.environ.get("CI"))
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
-LEGS = [("3.11", "5.2"), ("3.13", "5.2"), ("3.12", "6.0"), ("3.13", "6.1")]
+#: (Python, Django, the database both Django and regstack use in that leg).
+LEGS = [
+    ("3.11", "5.2", "sqlite"),
+    ("3.13", "5.2", "sqlite"),
+    ("3.12", "6.0", "postgres"),
+    ("3.13", "6.1", "sqlite"),
+]
+#: The benchmark sessions' legs (one section of docs/benchmarks.md each).
+BENCHMARK_LEGS = [(python, django) for python, django, _ in LEGS]
 # The one leg that runs tests/project/test_scale_out.py (real Redis + worker
 # processes, ~90 s); every 6.x leg installs the "scaleout" group all the same.
 SCALE_OUT_LEG = ("3.13", "6.1")
 SCALE_OUT_TEST = "tests/project/test_scale_out.py"
+# The PostgreSQL leg: the main suite and the testproject's end-to-end suite with Django's
+# database and regstack's on the private cluster scripts/test starts (REGSTACK_TEST_POSTGRES);
+# REGSTACK_TEST_DATABASE=postgres, set for this leg only, makes the settings use it.
+POSTGRES_LEG = ("3.12", "6.0")
 # The testproject's end-to-end suite (real uvicorn, runserver, db_worker, relay;
-# about 2.5 minutes a leg) runs whole on the oldest and the newest leg. Python
-# 3.13 + Django 5.2 runs its real-worker tests (the Tasks backport on a Python
-# that is not 3.11); Django 6.0 runs the main suite only.
-PROJECT_SUITE = {("3.11", "5.2"): ["tests/project"], SCALE_OUT_LEG: ["tests/project"]}
-PROJECT_SUITE[("3.13", "5.2")] = [
-    "tests/project/test_worker.py",
-    "tests/project/test_durable_worker.py",
-]
+# about 2.5 minutes a leg) runs whole on the oldest, the newest and the PostgreSQL
+# leg. Python 3.13 + Django 5.2 runs its real-worker tests (the Tasks backport on a
+# Python that is not 3.11).
+PROJECT_SUITE = {
+    ("3.11", "5.2"): ["tests/project"],
+    SCALE_OUT_LEG: ["tests/project"],
+    POSTGRES_LEG: ["tests/project"],
+    ("3.13", "5.2"): ["tests/project/test_worker.py", "tests/project/test_durable_worker.py"],
+}
+# tests/hosting/test_boot.py and test_regstack_migrate.py start many real server and
+# manage.py processes (~40 s per database): each part runs on one leg only, named in
+# REGSTACK_TEST_BOOT (tests/hosting/boot_site.py); the other legs skip it and say so.
+BOOT_PARTS = {("3.13", "5.2"): "sqlite,failures", POSTGRES_LEG: "postgresql"}
+# The legs that install the "postgres" group: the PostgreSQL leg, and the one whose
+# boot failures start sites on an unreachable postgresql+asyncpg:// URL.
+POSTGRES_GROUP = {POSTGRES_LEG, ("3.13", "5.2")}
 # A smoke of every benchmark command the README lists (a few rounds, no doc), each on one
 # leg: the ones Django 5.2 runs on the oldest leg (~1-2 minutes), the scale-out two
 # (Redis, Celery, Django 6.1) on the scale-out leg.
@@ -44,25 +64,43 @@ def _django(version: str) -> str:
     return f"django>={version},<{major}.{int(minor) + 1}"
 
 
+def _leg_id(python: str, django: str, database: str) -> str:
+    return f"py{python}-django{django}" + ("-postgres" if database == "postgres" else "")
+
+
+def _postgres_env(session: nox.Session) -> dict[str, str]:
+    """The PostgreSQL leg's environment; the leg is skipped without a server (CI: fails)."""
+    if not os.environ.get("REGSTACK_TEST_POSTGRES"):
+        reason = "PostgreSQL leg: REGSTACK_TEST_POSTGRES is not set (bash scripts/test starts one)"
+        if os.environ.get("CI"):
+            session.error(f"{reason}, and CI must run it")
+        session.skip(reason)
+    return {"REGSTACK_TEST_DATABASE": "postgres"}
+
+
 @nox.session
-@nox.parametrize(("python", "django"), LEGS, ids=[f"py{p}-django{d}" for p, d in LEGS])
-def tests(session: nox.Session, django: str) -> None:
-    """The pytest suite on one Python x Django leg."""
+@nox.parametrize(("python", "django", "database"), LEGS, ids=[_leg_id(*leg) for leg in LEGS])
+def tests(session: nox.Session, django: str, database: str) -> None:
+    """The pytest suite on one Python x Django leg (x database: SQLite, or PostgreSQL)."""
+    leg = (str(session.python), django)
+    env = _postgres_env(session) if database == "postgres" else {"REGSTACK_TEST_DATABASE": "sqlite"}
+    env["REGSTACK_TEST_BOOT"] = BOOT_PARTS.get(leg, "")
     extras = "regstack,tasks" if django.startswith("5.") else "regstack"
     groups = ["test"] if django.startswith("5.") else ["test", "scaleout"]
+    groups += ["postgres"] if leg in POSTGRES_GROUP else []
     session.install(
         "-e", f".[{extras}]", _django(django), *nox.project.dependency_groups(PYPROJECT, *groups)
     )
-    session.run("python", "-m", "pytest", f"--ignore={BENCHMARK_SMOKE}", *session.posargs)
-    smoke = BENCHMARK_SMOKE_LEGS.get((str(session.python), django))
+    pytest = ["python", "-m", "pytest"]
+    session.run(*pytest, f"--ignore={BENCHMARK_SMOKE}", *session.posargs, env=env)
+    smoke = BENCHMARK_SMOKE_LEGS.get(leg)
     if not session.posargs and smoke:
-        session.run("python", "-m", "pytest", smoke)
+        session.run(*pytest, smoke, env=env)
     # The testproject's end-to-end tests need its own settings: a second run.
-    paths = PROJECT_SUITE.get((str(session.python), django))
+    paths = PROJECT_SUITE.get(leg)
     if not session.posargs and paths:
-        scale_out = (session.python, django) == SCALE_OUT_LEG
-        skip = [] if scale_out else [f"--ignore={SCALE_OUT_TEST}"]
-        session.run("python", "-m", "pytest", *paths, "--ds=testproject.settings", *skip)
+        skip = [] if leg == SCALE_OUT_LEG else [f"--ignore={SCALE_OUT_TEST}"]
+        session.run(*pytest, *paths, "--ds=testproject.settings", *skip, env=env)
 
 
 @nox.session(python="3.11")
@@ -122,7 +160,9 @@ def scale_out_benchmark(session: nox.Session) -> None:
 
 
 @nox.session
-@nox.parametrize(("python", "django"), LEGS, ids=[f"py{p}-django{d}" for p, d in LEGS])
+@nox.parametrize(
+    ("python", "django"), BENCHMARK_LEGS, ids=[f"py{p}-django{d}" for p, d in BENCHMARK_LEGS]
+)
 def benchmarks(session: nox.Session, django: str) -> None:
     """Dispatch, request and memory benchmarks (not in the default run).
 

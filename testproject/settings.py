@@ -13,6 +13,8 @@ from pathlib import Path
 import django
 from django.core.exceptions import ImproperlyConfigured
 
+from support import databases
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -111,6 +113,21 @@ DATABASES = {
         "TEST": {"NAME": str(VAR_DIR / f"test_db_{os.getpid()}.sqlite3")},
     }
 }
+_regstack_database_url = f"sqlite+aiosqlite:///{VAR_DIR / 'regstack.sqlite3'}?timeout=30"
+
+# The tests' PostgreSQL leg (REGSTACK_TEST_DATABASE=postgres; support/databases.py): both
+# databases on the server at REGSTACK_TEST_POSTGRES. A site the tests run in other processes
+# names its pair in TESTPROJECT_POSTGRES_DB (Django's; regstack's is "<it>_regstack"); a test
+# run's own pair is named for the run, and its regstack database made before the first test.
+if databases.on_postgres():
+    _postgres_db = os.environ.get("TESTPROJECT_POSTGRES_DB", "").strip()
+    if not _postgres_db:
+        _postgres_db = databases.unique_name("testproject")
+        databases.RUN_DATABASES.append(f"{_postgres_db}_regstack")
+    DATABASES = {
+        "default": databases.django_database(_postgres_db, TEST={"NAME": f"test_{_postgres_db}"})
+    }
+    _regstack_database_url = databases.regstack_url(f"{_postgres_db}_regstack")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LANGUAGE_CODE = "en-us"
@@ -186,10 +203,10 @@ REGSTACK_INSTANCE = "testproject.instance.build_regstack"
 TESTPROJECT_REGSTACK = {
     "api_prefix": "/api/auth",
     "base_url": os.environ.get("REGSTACK_BASE_URL", "http://127.0.0.1:8000"),
-    # timeout=30: regstack hashes passwords with argon2 on its event loop (~100 ms
-    # per hash), so concurrent requests hold SQLite's write lock long enough that
-    # other writes fail with "database is locked" unless they wait for it.
-    "database_url": f"sqlite+aiosqlite:///{VAR_DIR / 'regstack.sqlite3'}?timeout=30",
+    # On SQLite, timeout=30: regstack hashes passwords with argon2 on its event loop
+    # (~100 ms per hash), so concurrent requests hold SQLite's write lock long enough
+    # that other writes fail with "database is locked" unless they wait for it.
+    "database_url": _regstack_database_url,
     "jwt_secret": _required_in_production(
         "REGSTACK_JWT_SECRET",
         "regstack-django-testproject-dev-jwt-secret-not-for-production",

@@ -58,20 +58,22 @@ if _DURABLE:
 # What a request waits, at most, for one background enqueue (or outbox write).
 REGSTACK_HOOKS_ENQUEUE_TIMEOUT = 2.0
 
-# The server and several workers write one file: WAL lets readers run beside the writer, and
-# IMMEDIATE takes the write lock up front (a writer waits instead of failing on an upgrade).
+# On SQLite the server and several workers write one file: WAL lets readers run beside the
+# writer, and IMMEDIATE takes the write lock up front (a writer waits instead of failing on an
+# upgrade). Both are SQLite's options: another backend keeps its own.
 _DEFAULT_DB = _BASE_DATABASES["default"]
-DATABASES = {
-    **_BASE_DATABASES,
-    "default": {
-        **_DEFAULT_DB,
-        "OPTIONS": {
-            **_DEFAULT_DB.get("OPTIONS", {}),
-            "init_command": "PRAGMA journal_mode=WAL;",
-            "transaction_mode": "IMMEDIATE",
+if _DEFAULT_DB["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES = {
+        **_BASE_DATABASES,
+        "default": {
+            **_DEFAULT_DB,
+            "OPTIONS": {
+                **_DEFAULT_DB.get("OPTIONS", {}),
+                "init_command": "PRAGMA journal_mode=WAL;",
+                "transaction_mode": "IMMEDIATE",
+            },
         },
-    },
-}
+    }
 
 if _TASKS_BACKEND == "redis":
     _redis = _BASE_TASKS["default"]

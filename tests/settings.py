@@ -6,6 +6,8 @@ import importlib.util
 import os
 import tempfile
 
+from support import databases
+
 SECRET_KEY = "regstack-django-tests"
 DEBUG = False
 USE_TZ = True
@@ -26,6 +28,13 @@ DATABASES = {
         },
     }
 }
+# The PostgreSQL leg (REGSTACK_TEST_DATABASE=postgres): Django's test database and
+# regstack's own database on the server at REGSTACK_TEST_POSTGRES, named for this run.
+if databases.on_postgres():
+    _test_name = databases.unique_name("test_regstack_django")
+    DATABASES = {
+        "default": databases.django_database("regstack_django_tests", TEST={"NAME": _test_name}),
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 ROOT_URLCONF = "tests.urls"
 
@@ -38,6 +47,8 @@ TASKS = {"default": {"BACKEND": f"{TASKS_PACKAGE}.backends.immediate.ImmediateBa
 # regstack configured as a project does it: regstack_django builds and attaches the
 # RegStack (get_regstack()); its default SQLite file sits next to the test database.
 REGSTACK = {"jwt_secret": "regstack-django-tests-jwt-secret-0123456789"}
+if databases.on_postgres():
+    REGSTACK["database_url"] = databases.regstack_url(databases.run_database("regstack_tests"))
 
 # Receiver failures in this suite are asserted on, not raised.
 REGSTACK_HOOKS_RAISE_ERRORS = False

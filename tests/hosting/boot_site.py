@@ -5,7 +5,8 @@ regstack's ``database_url`` from ``BOOT_DATABASE_URL``, so every start can
 point at a new database. PostgreSQL comes from ``REGSTACK_TEST_POSTGRES`` (a
 libpq URL; ``scripts/_postgres.sh`` starts a private cluster and exports it):
 without it the PostgreSQL cases skip, and under CI (``CI`` set) they fail.
-Databases are created with unique names and dropped afterwards.
+Databases are created with unique names and dropped afterwards. ``REGSTACK_TEST_BOOT``
+picks which parts of the boot and migrate tests run (``runs_here``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 DATABASES = ["sqlite", "postgresql"]
+#: The parts of the boot and migrate tests this run takes, comma-separated: ``sqlite`` and
+#: ``postgresql`` (many processes at once on that database), ``failures`` (sites on an
+#: unreachable database). Unset: every part. ``bash scripts/test`` runs each on one leg only.
+PARTS_ENV = "REGSTACK_TEST_BOOT"
 
 SETTINGS = """
 import os
@@ -91,6 +96,13 @@ def site_env(database_url: str) -> dict[str, str]:
     env.pop("DJANGO_SETTINGS_MODULE", None)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     return env
+
+
+def runs_here(part: str) -> None:
+    """Skip unless ``REGSTACK_TEST_BOOT`` takes ``part`` (unset takes every part)."""
+    chosen = os.environ.get(PARTS_ENV)
+    if chosen is not None and part not in {p.strip() for p in chosen.split(",")}:
+        pytest.skip(f"{PARTS_ENV}={chosen!r}: the {part} part runs on another leg")
 
 
 def postgres_server() -> str:

@@ -33,6 +33,7 @@ from tests.hosting.boot_site import (
     DATABASES,
     Process,
     fresh_database,
+    runs_here,
     site_env,
     write_site,
 )
@@ -144,6 +145,7 @@ def registers(port: int) -> bool:
 
 @pytest.mark.parametrize("database", DATABASES)
 def test_four_processes_boot_at_once_on_a_fresh_database(database: str, tmp_path: Path) -> None:
+    runs_here(database)
     times = {
         server: boot_round(tmp_path / f"round-{n}", server, database)
         for n, server in enumerate(SERVERS)
@@ -171,6 +173,7 @@ FAILING: dict[str, tuple[Callable[[int], list[str]], int]] = {
 
 @pytest.mark.parametrize("server", list(FAILING))
 def test_a_failed_boot_stops_the_server(server: str, tmp_path: Path) -> None:
+    runs_here("failures")
     needs_gunicorn(server)
     args, code = FAILING[server]
     site = write_site(tmp_path)

@@ -20,6 +20,7 @@ from django.core.exceptions import ImproperlyConfigured
 import regstack_django
 from regstack_django import signals
 from regstack_django.testing import CapturedEvents, capture_events, muted
+from support import databases
 from tests.testapp.models import Delivery
 
 PASSWORD = "a-long-enough-password-1"
@@ -84,11 +85,16 @@ async def test_each_test_has_its_own_regstack_database(
 
 
 async def test_the_client_serves_regstack_docs_and_django_and_get_regstack_is_the_instance(
-    regstack_client: httpx.AsyncClient, regstack_instance: Any, tmp_path: Any
+    regstack_client: httpx.AsyncClient,
+    regstack_instance: Any,
+    regstack_database_url: str,
+    tmp_path: Any,
 ) -> None:
     assert regstack_django.get_regstack() is regstack_instance
     url = regstack_instance.config.database_url.get_secret_value()
-    assert url.startswith(f"sqlite+aiosqlite:///{tmp_path}/")
+    assert url == regstack_database_url  # this test's own database
+    if not databases.on_postgres():  # the plugin's fixture: a file in this test's tmp_path
+        assert url.startswith(f"sqlite+aiosqlite:///{tmp_path}/")
     assert (await regstack_client.get("/api/auth/docs")).status_code == 200
     assert (await regstack_client.get("/api/auth/openapi.json")).json()["paths"]
     # Django answers everything outside the prefix.

@@ -11,7 +11,6 @@ import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, contextmanager
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -30,14 +29,16 @@ from tests.testapp.models import Delivery
 from tests.utils import bridge_errors, connected
 
 Recorded = list[tuple[str, object, dict[str, Any]]]
+#: The ``regstack_databases`` fixture (tests/conftest.py): a fresh database URL by name.
+Databases = Callable[[str], str]
 
 
 @asynccontextmanager
 async def serving(
-    tmp_path: Path, name: str = "rs"
+    regstack_databases: Databases, name: str = "rs"
 ) -> AsyncIterator[tuple[RegStack, httpx.AsyncClient]]:
-    """A real regstack app with its lifespan run, and a client for it."""
-    rs = build_tour_regstack(build_tour_config(f"sqlite+aiosqlite:///{tmp_path / name}.db"))
+    """A real regstack app on a fresh database with its lifespan run, and a client for it."""
+    rs = build_tour_regstack(build_tour_config(regstack_databases(name)))
     app = build_fastapi_app(rs)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
@@ -67,9 +68,11 @@ async def register(client: httpx.AsyncClient, email: str) -> httpx.Response:
     )
 
 
-async def test_all_twenty_events_reach_django_receivers_exactly_once(tmp_path: Path) -> None:
+async def test_all_twenty_events_reach_django_receivers_exactly_once(
+    regstack_databases: Databases,
+) -> None:
     recorded: Recorded = []
-    async with serving(tmp_path) as (rs, client):
+    async with serving(regstack_databases) as (rs, client):
         attach(rs)
         with recording_every_event(recorded):
             await run_tour(client, rs, say=lambda line: None)
@@ -91,10 +94,10 @@ async def test_all_twenty_events_reach_django_receivers_exactly_once(tmp_path: P
     assert "user" in link_started[0]
 
 
-async def test_handlers_registered_on_regstack_still_run(tmp_path: Path) -> None:
+async def test_handlers_registered_on_regstack_still_run(regstack_databases: Databases) -> None:
     direct: list[str] = []
     django_side: list[str] = []
-    async with serving(tmp_path) as (rs, client):
+    async with serving(regstack_databases) as (rs, client):
         rs.on("verification_requested", lambda **kwargs: direct.append(kwargs["email"]))
         attach(rs)
         with connected(
@@ -106,8 +109,10 @@ async def test_handlers_registered_on_regstack_still_run(tmp_path: Path) -> None
     assert django_side == ["a@example.com"]
 
 
-async def test_attaching_twice_or_its_registry_too_never_fires_twice(tmp_path: Path) -> None:
-    async with serving(tmp_path) as (rs, client):
+async def test_attaching_twice_or_its_registry_too_never_fires_twice(
+    regstack_databases: Databases,
+) -> None:
+    async with serving(regstack_databases) as (rs, client):
         bridge = attach(rs)
         assert attach(rs) is bridge
         assert attach(rs.hooks) is bridge
@@ -118,9 +123,9 @@ async def test_attaching_twice_or_its_registry_too_never_fires_twice(tmp_path: P
 
 
 async def test_attaching_the_registry_first_then_the_regstack_upgrades_the_sender(
-    tmp_path: Path,
+    regstack_databases: Databases,
 ) -> None:
-    async with serving(tmp_path) as (rs, client):
+    async with serving(regstack_databases) as (rs, client):
         bridge = attach(rs.hooks)
         assert bridge.sender is rs.hooks
         assert attach(rs) is bridge
@@ -129,11 +134,13 @@ async def test_attaching_the_registry_first_then_the_regstack_upgrades_the_sende
     assert [f.sender for f in fired] == [rs]
 
 
-async def test_two_attached_regstacks_are_told_apart_by_sender(tmp_path: Path) -> None:
+async def test_two_attached_regstacks_are_told_apart_by_sender(
+    regstack_databases: Databases,
+) -> None:
     got: list[tuple[object, str]] = []
     async with (
-        serving(tmp_path, "one") as (one, client_one),
-        serving(tmp_path, "two") as (
+        serving(regstack_databases, "one") as (one, client_one),
+        serving(regstack_databases, "two") as (
             two,
             client_two,
         ),
@@ -160,11 +167,13 @@ def test_attaching_something_else_is_a_clear_type_error(target: object) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_a_sync_orm_receiver_works_from_regstacks_async_routes(tmp_path: Path) -> None:
+async def test_a_sync_orm_receiver_works_from_regstacks_async_routes(
+    regstack_databases: Databases,
+) -> None:
     def write(sender: object, email: str, **kwargs: Any) -> None:
         Delivery.objects.create(event="verification_requested", receiver="write", detail=email)
 
-    async with serving(tmp_path) as (rs, client):
+    async with serving(regstack_databases) as (rs, client):
         attach(rs)
         with connected(signals.verification_requested, write):
             response = await register(client, "orm@example.com")
@@ -172,8 +181,10 @@ async def test_a_sync_orm_receiver_works_from_regstacks_async_routes(tmp_path: P
     assert await Delivery.objects.filter(detail="orm@example.com").acount() == 1
 
 
-async def _register_response(tmp_path: Path, name: str, *receivers: Callable[..., Any]) -> Any:
-    async with serving(tmp_path, name) as (rs, client):
+async def _register_response(
+    regstack_databases: Databases, name: str, *receivers: Callable[..., Any]
+) -> Any:
+    async with serving(regstack_databases, name) as (rs, client):
         attach(rs)
         with connected(signals.verification_requested, *receivers):
             response = await register(client, "same@example.com")
@@ -183,9 +194,9 @@ async def _register_response(tmp_path: Path, name: str, *receivers: Callable[...
 
 
 async def test_a_raising_or_hanging_receiver_never_changes_the_http_response(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    regstack_databases: Databases, caplog: pytest.LogCaptureFixture
 ) -> None:
-    baseline = await _register_response(tmp_path, "baseline")
+    baseline = await _register_response(regstack_databases, "baseline")
 
     def raises(sender: object, **kwargs: Any) -> None:
         raise RuntimeError("receiver bug")
@@ -193,14 +204,14 @@ async def test_a_raising_or_hanging_receiver_never_changes_the_http_response(
     async def raises_async(sender: object, **kwargs: Any) -> None:
         raise RuntimeError("async receiver bug")
 
-    with_failures = await _register_response(tmp_path, "failing", raises, raises_async)
+    with_failures = await _register_response(regstack_databases, "failing", raises, raises_async)
     with override_settings(
         REGSTACK_HOOKS={
             "verification_requested": [{"handler": "tests.hooks.slow_async", "timeout": 0.1}]
         }
     ):
         started = asyncio.get_running_loop().time()
-        with_timeout = await _register_response(tmp_path, "hanging")
+        with_timeout = await _register_response(regstack_databases, "hanging")
         elapsed = asyncio.get_running_loop().time() - started
     assert with_failures == baseline
     assert with_timeout == baseline

@@ -29,7 +29,7 @@ from regstack.backends.sql.migrations import current, head_revision, upgrade
 
 from regstack_django.hosting.schema import ADVISORY_LOCK_KEY
 from support.net import free_port
-from tests.hosting.boot_site import DATABASES, fresh_database, manage, write_site
+from tests.hosting.boot_site import DATABASES, fresh_database, manage, runs_here, write_site
 from tests.instances import JWT_SECRET
 
 HEAD = head_revision()
@@ -92,11 +92,13 @@ def test_a_failing_migration_is_a_clear_error(sqlite_url: str, tmp_path: Path) -
 
 @pytest.mark.slow  # real manage.py processes
 def test_four_copies_at_once_all_succeed_on_sqlite(tmp_path: Path) -> None:
+    runs_here("sqlite")
     four_copies_at_once(tmp_path, "sqlite")
 
 
 @pytest.mark.slow  # real manage.py processes
 def test_four_copies_at_once_all_succeed_on_postgresql(tmp_path: Path) -> None:
+    runs_here("postgresql")
     four_copies_at_once(tmp_path, "postgresql")
 
 
@@ -121,6 +123,7 @@ def four_copies_at_once(tmp_path: Path, kind: str) -> None:
 
 
 def test_a_copy_waits_for_the_advisory_lock_on_postgresql(tmp_path: Path) -> None:
+    runs_here("postgresql")
     with fresh_database("postgresql", tmp_path) as url:
         said = asyncio.run(_migrate_while_locked(url, hold=1.0))
     assert re.search(r"after waiting \d\.\ds for another process", said), said
@@ -147,6 +150,7 @@ async def _migrate_while_locked(url: str, hold: float) -> str:
 
 @pytest.mark.slow  # real manage.py processes
 def test_an_unreachable_database_exits_1_with_the_reason(tmp_path: Path) -> None:
+    runs_here("failures")
     site = write_site(tmp_path)
     url = f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/nothing_here"
     copy = manage(site, url, "regstack_migrate", log=tmp_path / "migrate.log")

@@ -69,14 +69,17 @@ def test_get_regstack_builds_one_attached_instance_from_the_setting() -> None:
 
 
 def test_a_changed_setting_gives_a_new_instance_and_the_old_one_comes_back_after() -> None:
+    from django.conf import settings
+
     before = regstack_django.get_regstack()
-    with override_settings(REGSTACK={"jwt_secret": SECRET, "app_name": "Other"}):
+    with override_settings(REGSTACK={**settings.REGSTACK, "app_name": "Other"}):
         inside = regstack_django.get_regstack()
         assert inside is not before
         assert inside.config.app_name == "Other"
     assert regstack_django.get_regstack().config.app_name == before.config.app_name
 
 
+@pytest.mark.sqlite_only(reason="the default regstack file sits next to Django's SQLite file")
 def test_the_default_database_sits_next_to_django_s_sqlite_file() -> None:
     from django.conf import settings
 
@@ -99,8 +102,12 @@ def test_without_an_sqlite_database_the_default_is_in_base_dir(tmp_path: Path) -
 def test_regstack_s_own_config_fills_what_the_setting_leaves_out(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    from django.conf import settings
+
     monkeypatch.setenv("REGSTACK_APP_NAME", "From the environment")
     monkeypatch.setenv("REGSTACK_JWT_SECRET", SECRET)
+    if "database_url" in settings.REGSTACK:  # the PostgreSQL leg: no default location
+        monkeypatch.setenv("REGSTACK_DATABASE_URL", settings.REGSTACK["database_url"])
     with override_settings(REGSTACK={}):
         assert regstack_django.get_regstack().config.app_name == "From the environment"
     with override_settings(REGSTACK={"app_name": "From settings"}):
@@ -209,7 +216,11 @@ def test_something_that_is_not_a_regstack_is_e014(path: str, words: str) -> None
             {"jwt_secret": SECRET, "jwt_ttl_seconds": 5, "base_url": "nope"},
             "refuses base_url: Input should be a valid URL",
         ),
-        ({"jwt_secret": "short-and-secret"}, "jwt_secret is too short (16 chars"),
+        (
+            # a database_url of its own: on the PostgreSQL leg there is no default (E017)
+            {"jwt_secret": "short-and-secret", "database_url": "sqlite+aiosqlite:///:memory:"},
+            "jwt_secret is too short (16 chars",
+        ),
     ],
 )
 def test_an_invalid_regstack_setting_is_e015_with_field_names_and_no_secret(
@@ -253,7 +264,7 @@ def test_a_missing_database_folder_is_e017_naming_the_path(tmp_path: Path) -> No
 @NOT_SQLITE
 def test_no_default_database_location_is_e017() -> None:
     databases = {"default": {"ENGINE": "django.db.backends.postgresql", "NAME": "site"}}
-    with override_settings(DATABASES=databases):
+    with override_settings(DATABASES=databases, REGSTACK={"jwt_secret": SECRET}):
         (message,) = reported()
     assert message.id == messages.E017
     assert "no default location" in message.msg

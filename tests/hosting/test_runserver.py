@@ -181,7 +181,8 @@ def test_which_server_runserver_starts(
 ) -> None:
     from regstack_django.management.commands import runserver
 
-    settings.REGSTACK = regstack
+    # The suite's own REGSTACK under the case's (its database_url on the PostgreSQL leg).
+    settings.REGSTACK = regstack and {**settings.REGSTACK, **regstack}
     settings.ALLOWED_HOSTS = ["127.0.0.1"]
     with (
         mock.patch("django.core.management.commands.runserver.run") as wsgi,

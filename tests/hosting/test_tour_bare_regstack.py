@@ -23,7 +23,6 @@ from support.tour.steps import EXPECTED_COUNTS, run_tour
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
-    from pathlib import Path
 
     from regstack import RegStack
 
@@ -63,9 +62,8 @@ OAUTH_SIGNIN_STARTED_KWARGS = {
 
 
 @pytest.fixture
-def rs(tmp_path: Path) -> RegStack:
-    database_url = f"sqlite+aiosqlite:///{tmp_path / 'tour.db'}?timeout=30"
-    return build_tour_regstack(build_tour_config(database_url))
+def rs(regstack_database_url: str) -> RegStack:
+    return build_tour_regstack(build_tour_config(regstack_database_url))
 
 
 def record_events(rs: RegStack) -> Fired:

@@ -7,18 +7,20 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import pytest
 
+from regstack_django.models import OutboxEvent
+from testproject.audit.models import AuditEvent
 from tests.project.test_worker import (
-    DELIVERIES_TABLE,
     MANAGE,
     PROBE,
     REPO,
     STARTUP_SECONDS,
-    TASKS_TABLE,
     Site,
     _stop,
     make_site,
@@ -28,7 +30,6 @@ __all__ = ["make_site"]  # the fixture, imported for this module's tests
 
 pytestmark = [pytest.mark.regstack, pytest.mark.slow]
 
-OUTBOX_TABLE = "regstack_django_outboxevent"
 LEASE = 2.0
 
 FORGE = """
@@ -76,16 +77,9 @@ asyncio.run(get_registry().fire(
 """
 
 
-def _task_rows(site: Site) -> dict[str, tuple[str, str]]:
-    rows = site.query(f"SELECT id, status, exception_class_path FROM {TASKS_TABLE}")
-    return {id_.replace("-", ""): (status, exc) for id_, status, exc in rows}
-
-
-def _update(site: Site, sql: str, *params: object) -> None:
-    import sqlite3
-
-    with sqlite3.connect(site.var_dir / "db.sqlite3", timeout=30) as connection:
-        connection.execute(sql, params)
+def _task_rows(site: Site) -> dict[uuid.UUID, tuple[str, str]]:
+    rows = site.task_results().values_list("id", "status", "exception_class_path")
+    return {id_: (status, exc) for id_, status, exc in rows}
 
 
 def test_a_real_worker_refuses_forged_and_malformed_rows_and_keeps_running(
@@ -94,12 +88,8 @@ def test_a_real_worker_refuses_forged_and_malformed_rows_and_keeps_running(
     site = make_site(0.0)
     ids = json.loads(site.manage("shell", "-c", FORGE).strip().splitlines()[-1])
     for name, args_kwargs in (("no_arguments", {"args": [], "kwargs": {}}), ("empty_row", {})):
-        _update(
-            site,
-            f"UPDATE {TASKS_TABLE} SET args_kwargs = ? WHERE replace(id, '-', '') = ?",
-            json.dumps(args_kwargs),
-            ids[name].replace("-", ""),
-        )
+        updated = site.task_results().filter(id=ids[name]).update(args_kwargs=args_kwargs)
+        assert updated == 1, name
 
     def batch() -> subprocess.CompletedProcess[str]:
         worker = ["db_worker", "--batch", "--no-reload", "--no-startup-delay"]
@@ -122,7 +112,7 @@ def test_a_real_worker_refuses_forged_and_malformed_rows_and_keeps_running(
     done = batch()
     assert done.returncode == 0, done.stdout + done.stderr
     rows = _task_rows(site)
-    by_name = {name: rows[id_.replace("-", "")] for name, id_ in ids.items()}
+    by_name = {name: rows[uuid.UUID(id_)] for name, id_ in ids.items()}
     assert by_name.pop("empty_row") == ("FAILED", "builtins.KeyError")
     assert by_name.pop("valid") == ("SUCCESSFUL", "")
     untrusted = {
@@ -134,15 +124,14 @@ def test_a_real_worker_refuses_forged_and_malformed_rows_and_keeps_running(
         assert status == "FAILED", name
         assert exc in untrusted, (name, exc)
     # Nothing ran but the valid task: one probe row, no forged audit row.
-    assert site.query(f"SELECT email FROM {DELIVERIES_TABLE}") == [("forged@example.com",)]
-    assert site.query("SELECT count(*) FROM audit_auditevent") == [(0,)]
+    assert list(site.delivery_rows().values_list("email", flat=True)) == ["forged@example.com"]
+    assert AuditEvent.objects.using(site.db).count() == 0
     assert "Traceback" not in done.stderr.split("Task id=")[0]
 
 
 def _outbox(site: Site) -> list[dict[str, object]]:
     columns = ("event_id", "event", "handler", "attempts", "delivered_at", "last_error")
-    rows = site.query(f"SELECT {', '.join(columns)} FROM {OUTBOX_TABLE}")
-    return [dict(zip(columns, row, strict=True)) for row in rows]
+    return list(OutboxEvent.objects.using(site.db).values(*columns))
 
 
 def test_durable_sigkill_mid_task_ends_in_a_redelivery_with_the_same_event_id(
@@ -187,7 +176,7 @@ def test_durable_sigkill_mid_task_ends_in_a_redelivery_with_the_same_event_id(
     # At least the two hand-outs above; more if a lease ran out while the live worker
     # worked through the backlog (a redelivery the worker then drops, see below).
     assert all(int(row["attempts"]) >= 2 for row in outbox), outbox
-    deliveries = site.query(f"SELECT handler, event_id, pid FROM {DELIVERIES_TABLE}")
+    deliveries = site.delivery_rows().values_list("handler", "event_id", "pid")
     # Each entry's handler finished exactly once, in the live worker, with the row's id.
     assert sorted(handler for handler, _, _ in deliveries) == [
         "record_delivery",
@@ -218,7 +207,8 @@ def test_outbox_check_fails_without_a_relay_and_passes_once_a_relay_and_worker_d
 
     site.manage("shell", "-c", FIRE)
     # Due for an hour: nobody handed them out (as after a relay outage).
-    _update(site, f"UPDATE {OUTBOX_TABLE} SET available_at = '2000-01-01 00:00:00'")
+    long_ago = datetime(2000, 1, 1, tzinfo=UTC)
+    assert OutboxEvent.objects.using(site.db).update(available_at=long_ago) == 2
     down = check()
     assert down.returncode == 1, down.stdout + down.stderr
     assert "2 outbox row(s) have been due for more than 300s" in down.stderr
@@ -230,8 +220,13 @@ def test_outbox_check_fails_without_a_relay_and_passes_once_a_relay_and_worker_d
     assert site.statuses() == {"SUCCESSFUL": 2}
     assert all(row["delivered_at"] is not None for row in _outbox(site))
     # Each row names the django-tasks-db row of its hand-out: a stuck task leads to its handler.
-    task_ids = {id_.replace("-", "") for (id_,) in site.query(f"SELECT id FROM {TASKS_TABLE}")}
-    row_tasks = {t.replace("-", "") for (t,) in site.query(f"SELECT task_id FROM {OUTBOX_TABLE}")}
+    task_ids = {
+        str(id_).replace("-", "") for id_ in site.task_results().values_list("id", flat=True)
+    }
+    row_tasks = {
+        str(t).replace("-", "")
+        for t in OutboxEvent.objects.using(site.db).values_list("task_id", flat=True)
+    }
     assert row_tasks == task_ids
     up = check()
     assert up.returncode == 0, up.stdout + up.stderr

@@ -24,11 +24,14 @@ from django.test import AsyncClient, override_settings
 import regstack_django
 from regstack_django import KNOWN_EVENTS
 from regstack_django.testing import CapturedEvents, capture_events
+from support import databases
 from support.tour.steps import EXPECTED_COUNTS, run_tour
 from testproject.audit.models import AuditEvent
 from testproject.instance import UnbridgedHooks, build_regstack
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     import httpx
 
 pytestmark = pytest.mark.regstack
@@ -196,8 +199,9 @@ def _manage(
 
 
 @pytest.fixture
-def project_env(tmp_path: Path) -> dict[str, str]:
-    """The environment of a fresh demo machine, with both SQLite files in tmp_path."""
+def project_env(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """The environment of a fresh demo machine: both SQLite files in tmp_path, or, on the
+    PostgreSQL leg, a new pair of databases of its own (dropped afterwards)."""
     env = {
         key: value
         for key, value in os.environ.items()
@@ -208,7 +212,11 @@ def project_env(tmp_path: Path) -> dict[str, str]:
         TESTPROJECT_VAR_DIR=str(tmp_path / "var"),
         PYTHONUNBUFFERED="1",
     )
-    return env
+    with databases.testproject_site() as database:
+        if database:
+            env[databases.DATABASE_ENV] = "postgres"
+            env[databases.SERVER_ENV] = databases.server()
+        yield {**env, **database}
 
 
 def test_manage_py_check_passes(project_env: dict[str, str]) -> None:

@@ -1,21 +1,23 @@
 """Background handlers with a real Tasks worker: ``manage.py db_worker`` as a subprocess.
 
-The server and workers are other processes, so the tests read the SQLite files, never the ORM.
+The server and workers are other processes; the tests read the site's database through
+the ORM on an alias of their own (``support.databases.aliases``), SQLite or PostgreSQL.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,7 @@ from django_tasks_db.models import DBTaskResult
 from regstack import RegStack
 
 from regstack_django.envelope import open_envelope
+from support import databases
 from testproject.audit.models import BackgroundDelivery
 
 pytestmark = [pytest.mark.regstack, pytest.mark.slow]
@@ -33,8 +36,6 @@ REPO = Path(__file__).resolve().parents[2]
 MANAGE = REPO / "manage.py"
 API = "/api/auth"
 PASSWORD = "worker-test-password-1"
-TASKS_TABLE = DBTaskResult._meta.db_table
-DELIVERIES_TABLE = BackgroundDelivery._meta.db_table
 SENDER = f"{RegStack.__module__}.{RegStack.__qualname__}"
 PROBE = "testproject.audit.hooks.record_delivery"
 PROBE_WITH_SECRETS = "testproject.audit.hooks.record_delivery_with_secrets"
@@ -47,10 +48,18 @@ WORKER_FLAGS = ("--no-reload", "--no-startup-delay", "--interval", "0.1")
 DRAIN_SECONDS = 60.0
 
 
-class Site:
-    """The testproject's processes on one temporary var dir, and reads of its files."""
+_sites = itertools.count()
 
-    def __init__(self, var_dir: Path, probe_seconds: float) -> None:
+
+class Site:
+    """The testproject's processes on one temporary var dir, and reads of its database.
+
+    ``database`` is what ``support.databases.testproject_site`` gave: the environment
+    that puts the site on PostgreSQL on that leg (empty on SQLite: the var dir's files).
+    The reads go through the aliases ``self.db`` (Django's) and ``self.regstack_db``.
+    """
+
+    def __init__(self, var_dir: Path, probe_seconds: float, database: dict[str, str]) -> None:
         self.var_dir = var_dir
         self.env = {
             **os.environ,
@@ -59,7 +68,12 @@ class Site:
             "TESTPROJECT_DELIVERY_PROBE": "1",
             "TESTPROJECT_DELIVERY_PROBE_SECONDS": str(probe_seconds),
             "PYTHONUNBUFFERED": "1",
+            **database,
         }
+        number = next(_sites)
+        self.db, self.regstack_db = f"site{number}", f"site{number}_regstack"
+        entries = databases.site_databases(var_dir, database)
+        self.aliases = {self.db: entries["django"], self.regstack_db: entries["regstack"]}
         self.processes: list[subprocess.Popen[bytes]] = []
         self.server: subprocess.Popen[bytes] | None = None
         self.base = ""
@@ -146,36 +160,44 @@ class Site:
         assert response.status_code == 200, response.text
         return url
 
-    # ---------------------------------------------------------------- the files
+    # ---------------------------------------------------------------- the data
 
-    def query(self, sql: str, *params: Any, db: str = "db.sqlite3") -> list[tuple[Any, ...]]:
-        """Read-only rows from one of the site's SQLite files (a fresh connection each time)."""
-        uri = f"file:{self.var_dir / db}?mode=ro"
-        with sqlite3.connect(uri, uri=True, timeout=30) as connection:
-            return connection.execute(sql, params).fetchall()
+    def task_results(self) -> Any:
+        """The site's Tasks results (``DBTaskResult``), read through the ORM."""
+        return DBTaskResult.objects.using(self.db)
+
+    def delivery_rows(self) -> Any:
+        return BackgroundDelivery.objects.using(self.db)
 
     def statuses(self) -> Counter[str]:
-        return Counter(status for (status,) in self.query(f"SELECT status FROM {TASKS_TABLE}"))
+        return Counter(self.task_results().values_list("status", flat=True))
 
     def tasks(self) -> list[dict[str, Any]]:
-        rows = self.query(
-            f"SELECT id, status, worker_ids, exception_class_path, args_kwargs FROM {TASKS_TABLE}"
+        rows = self.task_results().values_list(
+            "id", "status", "worker_ids", "exception_class_path", "args_kwargs"
         )
         return [
             {
                 "id": id_,
                 "status": status,
-                "worker_ids": json.loads(workers),
+                "worker_ids": workers,
                 "exception": exception,
-                "handler": open_envelope(json.loads(args)["args"][0])[0],
+                "handler": open_envelope(args["args"][0])[0],
             }
             for id_, status, workers, exception, args in rows
         ]
 
     def deliveries(self) -> list[dict[str, Any]]:
         columns = ("event", "handler", "email", "sender", "user_type", "kwarg_names", "pid")
-        rows = self.query(f"SELECT {', '.join(columns)} FROM {DELIVERIES_TABLE}")
-        return [dict(zip(columns, row, strict=True)) for row in rows]
+        return list(self.delivery_rows().values(*columns))
+
+    def password_hashes(self) -> set[str]:
+        """Every password hash regstack stored (its ``users`` table, through a cursor)."""
+        from django.db import connections
+
+        with connections[self.regstack_db].cursor() as cursor:
+            cursor.execute("SELECT hashed_password FROM users")
+            return {value for (value,) in cursor.fetchall() if value}
 
     def wait_for(self, what: str, condition: Callable[[], bool], seconds: float) -> None:
         deadline = time.monotonic() + seconds
@@ -185,20 +207,27 @@ class Site:
 
 
 @pytest.fixture
-def make_site(tmp_path: Path) -> Iterator[Callable[[float], Site]]:
-    """A migrated site factory; every process it started is gone after the test."""
+def make_site(tmp_path: Path, django_db_blocker: Any) -> Iterator[Callable[[float], Site]]:
+    """A migrated site factory; every process it started is gone after the test.
+
+    Each site has a database of its own (files in its var dir, or a PostgreSQL pair
+    dropped afterwards) that the test reads through the ORM.
+    """
     sites: list[Site] = []
+    with ExitStack() as stack:
+        stack.enter_context(django_db_blocker.unblock())
 
-    def make(probe_seconds: float) -> Site:
-        site = Site(tmp_path / f"site{len(sites)}", probe_seconds)
-        site.var_dir.mkdir()
-        sites.append(site)
-        site.manage("migrate", "-v0")
-        return site
+        def make(probe_seconds: float) -> Site:
+            database = stack.enter_context(databases.testproject_site())
+            site = Site(tmp_path / f"site{len(sites)}", probe_seconds, database)
+            site.var_dir.mkdir()
+            sites.append(site)
+            stack.callback(site.stop_all)  # before its aliases and databases go (LIFO)
+            site.manage("migrate", "-v0")
+            stack.enter_context(databases.aliases(site.aliases))
+            return site
 
-    yield make
-    for site in sites:
-        site.stop_all()
+        yield make
 
 
 def _stop(process: subprocess.Popen[bytes], *signals: signal.Signals) -> int:
@@ -288,23 +317,21 @@ def test_sigterm_restart_delivers_every_event_exactly_once_without_secrets(
         "PublicUser"
     }
     for d in deliveries:
-        names = json.loads(d["kwarg_names"])
+        names = d["kwarg_names"]
         assert ("url" in names) == (d["handler"] == "record_delivery_with_secrets"), d
         if d["event"] == "verification_requested":
             assert "url_without_token" in names, d
     assert WELCOME in {t["handler"] for t in tasks}
 
     # What went into the queue: no token, no password hash, unless opted in.
-    rows = site.query(f"SELECT * FROM {TASKS_TABLE}")
     # Each task carries one signed message (base64 JSON, signed, not encrypted): search
-    # the row as stored and the message's content.
-    arguments = dict(site.query(f"SELECT id, args_kwargs FROM {TASKS_TABLE}"))
+    # the row as stored (every column) and the message's content.
     queued = {
-        row[0]: json.dumps(row)
-        + json.dumps(open_envelope(json.loads(arguments[row[0]])["args"][0]))
-        for row in rows
+        row["id"]: json.dumps(row, default=str)
+        + json.dumps(open_envelope(row["args_kwargs"]["args"][0]))
+        for row in site.task_results().values()
     }
-    hashes = _password_hashes(site)
+    hashes = site.password_hashes()
     assert len(hashes) == USERS
     for id_, text in queued.items():
         for needle in ("$argon2", "hashed_password", *hashes):
@@ -313,12 +340,6 @@ def test_sigterm_restart_delivers_every_event_exactly_once_without_secrets(
         token = url.rsplit("token=", 1)[1]
         holders = [by_id[id_]["handler"] for id_, text in queued.items() if token in text]
         assert holders == [PROBE_WITH_SECRETS], f"the token mailed to {email} is in {holders}"
-
-
-def _password_hashes(site: Site) -> set[str]:
-    """Every password hash regstack stored (the verified users' rows)."""
-    rows = site.query("SELECT hashed_password FROM users", db="regstack.sqlite3")
-    return {value for (value,) in rows if value}
 
 
 KILL_PROBE_SECONDS = 2.0
