@@ -5,6 +5,7 @@ lines as real processes, register/login flows over HTTP, then nothing lost, dupl
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import os
 import re
 import secrets
@@ -100,12 +101,16 @@ def test_the_settings_the_guide_shows_are_the_deployment_settings() -> None:
 @pytest.fixture
 def postgres() -> Iterator[tuple[str, str]]:
     """Two fresh databases on ``REGSTACK_TEST_POSTGRES``: Django's and regstack's URLs."""
+    missing = [name for name in ("psycopg", "asyncpg") if importlib.util.find_spec(name) is None]
+    if missing:
+        pytest.skip(f"{', '.join(missing)} not installed (the PostgreSQL leg has them)")
     server = os.environ.get("REGSTACK_TEST_POSTGRES", "")
     if not server:
         if on_ci():
             pytest.fail("REGSTACK_TEST_POSTGRES is not set: CI must run the deployment test")
         pytest.skip("REGSTACK_TEST_POSTGRES is not set (a libpq URL of a PostgreSQL server)")
-    psycopg = pytest.importorskip("psycopg")
+    import psycopg
+
     base = f"deploy_{os.getpid()}_{secrets.token_hex(3)}"
     names = (f"{base}_django", f"{base}_regstack")
     with psycopg.connect(server, autocommit=True) as admin:
