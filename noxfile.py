@@ -56,6 +56,8 @@ BENCHMARK_SMOKE = "tests/benchmarks/test_smoke.py"
 BENCHMARK_SMOKE_LEGS = {
     ("3.11", "5.2"): f"{BENCHMARK_SMOKE}::test_benchmark_smoke",
     SCALE_OUT_LEG: f"{BENCHMARK_SMOKE}::test_scale_out_benchmark_smoke",
+    # The login benchmark needs PostgreSQL and its drivers: the PostgreSQL leg (~30 s).
+    ("3.12", "6.0"): f"{BENCHMARK_SMOKE}::test_login_benchmark_smoke",
 }
 
 
@@ -199,3 +201,21 @@ def load_test(session: nox.Session) -> None:
         "-e", ".[regstack,tasks]", _django("5.2"), *nox.project.dependency_groups(PYPROJECT, "test")
     )
     session.run("python", "-m", "benchmarks.load", "--write-doc", *session.posargs)
+
+
+@nox.session(python="3.11")
+def login_benchmark(session: nox.Session) -> None:
+    """Logins over HTTP on PostgreSQL, regstack alone vs the bridge (not in the default run).
+
+    ``bash scripts/test -s login_benchmark`` rewrites the "Login on PostgreSQL" section of
+    docs/benchmarks.md; it needs ``REGSTACK_TEST_POSTGRES`` (a libpq URL).
+    """
+    session.install(
+        "-e",
+        ".[regstack,tasks]",
+        _django("5.2"),
+        "psycopg[binary]",
+        "asyncpg",
+        *nox.project.dependency_groups(PYPROJECT, "test"),
+    )
+    session.run("python", "-m", "benchmarks.login", "--write-doc", *session.posargs)

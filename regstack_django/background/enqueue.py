@@ -1,7 +1,7 @@
 """The fire side of background entries: one signed task (or outbox row) per event and entry.
 
-The broker call runs in the caller's thread (to see its transaction) or on a small
-executor of our own, and never waits past ``REGSTACK_HOOKS_ENQUEUE_TIMEOUT``.
+The broker call runs in the caller's thread (to see its transaction) or on a small executor of
+our own; the fire waits for it at most ``REGSTACK_HOOKS_ENQUEUE_TIMEOUT`` (then :mod:`overrun`).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import asyncio
 import concurrent.futures
 import functools
 import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
@@ -17,10 +18,11 @@ from asgiref.sync import sync_to_async
 from django.db import close_old_connections, transaction
 
 from regstack_django.background import outbox
+from regstack_django.background.overrun import Overrun
 from regstack_django.background.tasks_compat import TASK_OPTIONS, chosen_options
 from regstack_django.conf import ENQUEUE_TIMEOUT_SETTING, conf
 from regstack_django.envelope import seal
-from regstack_django.failures import NAME_ATTRIBUTE, EnqueueTimeout, logger
+from regstack_django.failures import NAME_ATTRIBUTE, logger
 from regstack_django.hooks import event_ids
 from regstack_django.hooks.entries import HandlerSpec
 from regstack_django.pool.threads import caller_thread_context
@@ -79,16 +81,8 @@ class _Handover:
         self.task = task_with_options({name: getattr(spec, name) for name in TASK_OPTIONS})
         self.budget = conf.seconds(ENQUEUE_TIMEOUT_SETTING)
 
-    def timeout(self) -> EnqueueTimeout:
-        outcome = (
-            "the outbox write may still finish (then the relay delivers it) or not"
-            if self.spec.durable
-            else "this delivery is lost"
-        )
-        return EnqueueTimeout(
-            f"enqueueing {self.path} for {self.event!r} took longer than "
-            f"{self.budget:g}s ({ENQUEUE_TIMEOUT_SETTING}); {outcome}."
-        )
+    def overrun(self, started: float, kwargs: Mapping[str, Any]) -> Overrun:
+        return Overrun(self.event, self.path, self.spec.durable, self.budget, started, kwargs)
 
     def write(self, event_id: str, message: str) -> None:
         outbox.write(self.event, self.path, event_id, message)
@@ -100,20 +94,21 @@ class _Handover:
         """
         (backend or self.task.get_backend()).enqueue(self.task, (message,), {})
 
-    def enqueue_within_budget(self, message: str) -> None:
-        """Enqueue on an enqueue thread and wait for it at most the budget."""
+    def enqueue_within_budget(self, message: str, kwargs: Mapping[str, Any]) -> None:
+        """Enqueue on an enqueue thread; wait for it at most the budget, then report it later."""
         backend = self.task.get_backend()
+        started = time.monotonic()
         future = _submit(functools.partial(self.enqueue, message, backend))
-        try:
-            future.result(timeout=self.budget)
-        except concurrent.futures.TimeoutError:
-            future.cancel()
-            raise self.timeout() from None
+        done, _ = concurrent.futures.wait((future,), timeout=self.budget)
+        if done:
+            future.result()  # the broker's own error (a socket timeout too) is a failure now
+        else:
+            self.overrun(started, kwargs).follow(future, "the budget ran out")
 
-    def on_commit(self, message: str) -> None:
+    def on_commit(self, message: str, kwargs: Mapping[str, Any]) -> None:
         """Enqueue after the commit; log one ERROR instead of raising."""
         try:
-            self.enqueue_within_budget(message)
+            self.enqueue_within_budget(message, kwargs)
         except Exception:
             logger.exception(
                 "regstack event %r: enqueueing background handler %s after the commit "
@@ -122,30 +117,40 @@ class _Handover:
                 self.path,
             )
 
-    def in_caller_thread(self, event_id: str, message: str) -> None:
+    def in_caller_thread(self, event_id: str, message: str, kwargs: Mapping[str, Any]) -> None:
         """Write or enqueue in the caller's thread, where its ``atomic()`` (if any) is open."""
         in_atomic = transaction.get_connection().in_atomic_block
         if self.spec.durable:
             self.write(event_id, message)
         elif in_atomic and self.spec.on_commit:
-            transaction.on_commit(functools.partial(self.on_commit, message), robust=True)
+            callback = functools.partial(self.on_commit, message, kwargs)
+            transaction.on_commit(callback, robust=True)
         elif in_atomic:
             self.enqueue(message)
         else:
-            self.enqueue_within_budget(message)
+            self.enqueue_within_budget(message, kwargs)
 
-    async def on_own_thread(self, event_id: str, message: str) -> None:
+    async def on_own_thread(self, event_id: str, message: str, kwargs: Mapping[str, Any]) -> None:
         """Write or enqueue on our executor (regstack's routes: no transaction is open)."""
         work = (
             functools.partial(self.write, event_id, message)
             if self.spec.durable
             else functools.partial(self.enqueue, message, self.task.get_backend())
         )
-        future = asyncio.wrap_future(_submit(work))
+        started = time.monotonic()
+        future = _submit(work)
+        waited = asyncio.wrap_future(future)
         try:
-            await asyncio.wait_for(future, self.budget)
-        except TimeoutError:
-            raise self.timeout() from None
+            done, _ = await asyncio.wait((waited,), timeout=self.budget)
+        except asyncio.CancelledError:
+            waited.cancel()
+            self.overrun(started, kwargs).follow(future, "the fire was cancelled")
+            raise
+        if done:
+            waited.result()
+        else:
+            waited.cancel()  # its outcome is the overrun's to report, not asyncio's
+            self.overrun(started, kwargs).follow(future, "the budget ran out")
 
 
 def background_receiver(spec: HandlerSpec) -> Callable[..., Any]:
@@ -160,9 +165,9 @@ def background_receiver(spec: HandlerSpec) -> Callable[..., Any]:
         )
         message = seal(spec.path, spec.durable, payload)
         if caller_thread_context():
-            await in_caller_thread(event_id, message)
+            await in_caller_thread(event_id, message, kwargs)
         else:
-            await handover.on_own_thread(event_id, message)
+            await handover.on_own_thread(event_id, message, kwargs)
 
     setattr(receiver, NAME_ATTRIBUTE, spec.path)
     return receiver

@@ -33,6 +33,8 @@ COMMANDS = [
 ]
 #: The two that need Django 6.1, the Redis and Celery backends and ``redis-server``.
 SCALE_OUT_COMMANDS = [["benchmarks.scale_out", "--smoke"], ["benchmarks.faults", "--smoke"]]
+#: The one that needs PostgreSQL (``REGSTACK_TEST_POSTGRES``) and its drivers.
+POSTGRES_COMMAND = ["benchmarks.login", "--smoke"]
 
 
 def run_smoke(args: list[str], timeout: float) -> str:
@@ -75,3 +77,15 @@ def test_scale_out_benchmark_smoke(args: list[str]) -> None:
     if reason:
         pytest.skip(reason)
     run_smoke(args, timeout=300)
+
+
+def test_login_benchmark_smoke() -> None:
+    """The login benchmark on PostgreSQL: three gunicorn servers, a few logins each."""
+    missing = [name for name in ("psycopg", "asyncpg") if importlib.util.find_spec(name) is None]
+    if missing:
+        pytest.skip(f"{', '.join(missing)} not installed (the PostgreSQL leg has them)")
+    if not os.environ.get("REGSTACK_TEST_POSTGRES"):
+        if on_ci():
+            pytest.fail("REGSTACK_TEST_POSTGRES is not set: CI must run the login benchmark")
+        pytest.skip("REGSTACK_TEST_POSTGRES is not set (a libpq URL of a PostgreSQL server)")
+    run_smoke(POSTGRES_COMMAND, timeout=300)
