@@ -15,7 +15,12 @@ SERVER_SETTING = "REGSTACK_TEST_POSTGRES"
 
 
 def postgres_server() -> str:
-    """Return ``REGSTACK_TEST_POSTGRES``; skip without it, fail under CI (``CI`` set)."""
+    """Return ``REGSTACK_TEST_POSTGRES``; skip without it, fail under CI (``CI`` set).
+
+    Under ``bash scripts/test`` (``REGSTACK_TEST_DATABASE`` set) only the PostgreSQL leg runs them.
+    """
+    if os.environ.get("REGSTACK_TEST_DATABASE", "postgres") != "postgres":
+        pytest.skip("the PostgreSQL connection tests run on the PostgreSQL leg")
     url = os.environ.get(SERVER_SETTING)
     if not url:
         reason = f"{SERVER_SETTING} is not set (scripts/_postgres.sh starts a cluster)"
