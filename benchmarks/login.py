@@ -1,6 +1,6 @@
 """Logins over HTTP on PostgreSQL: regstack alone, with the bridge and 3 receivers, and a durable
 handler added; 1 and 2 gunicorn processes, 10 and 50 in flight, interleaved rounds.
-``--write-doc`` writes the "Login on PostgreSQL" section of docs/benchmarks.md.
+``--write-doc`` writes its "Login on PostgreSQL" section of docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +33,8 @@ from support.machine import cpu_model, load_average
 from support.net import free_port
 
 DOC = REPO_ROOT / "docs" / "benchmarks.md"
-SECTION = re.compile(r"<!-- section: login -->\n.*?<!-- /section -->\n", re.DOTALL)
+#: The doc's section per argon2 setting: regstack's defaults, or cheap (``--cheap-argon2``).
+SECTIONS = {False: "login", True: "login-cheap-argon2"}
 SETTINGS = "benchmarks.projects.login"
 API = "/api/auth"
 PASSWORD = "login-benchmark-password-1"
@@ -40,6 +42,15 @@ MODES = {"alone": "A regstack alone", "bridge": "B + bridge, 3 receivers", "dura
 #: (mode, what it is compared with regstack alone on: throughput at least, p99 at most).
 TARGETS = {"bridge": (0.95, 1.10), "durable": (0.90, 1.20)}
 START_SECONDS = 180.0
+#: Words of a server log line that reports a failure, the most specific first: a killed worker,
+#: a request's traceback, regstack's connection pool running out, any other ERROR.
+SERVER_PROBLEMS = (
+    "WORKER TIMEOUT",
+    "Exception in ASGI application",
+    "QueuePool limit",
+    "CRITICAL",
+    "ERROR",
+)
 
 
 @dataclass
@@ -48,7 +59,7 @@ class Round:
 
     seconds: float
     latencies: list[float]
-    errors: int
+    errors: Counter[str]  # what failed: an HTTP status, or the client's exception
     cpu: float = 0.0  # the server's processes, all of them
 
     @property
@@ -82,8 +93,10 @@ class Cell:
         return statistics.median(r.rate for r in self.rounds)
 
     @property
-    def errors(self) -> int:
-        return sum(r.errors for r in self.rounds)
+    def errors(self) -> str:
+        found: Counter[str] = sum((r.errors for r in self.rounds), Counter())
+        kinds = ", ".join(f"{n} {kind}" for kind, n in found.most_common())
+        return f"{found.total()} ({kinds})" if found else "0"
 
     @property
     def cpu_ms(self) -> float:
@@ -131,6 +144,8 @@ class Site:
     cheap_argon2: bool
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(50))
     jwt_secret: str = field(default_factory=lambda: secrets.token_urlsafe(48))
+    #: What the servers' logs say went wrong (gunicorn's and uvicorn's own words), counted.
+    problems: Counter[str] = field(default_factory=Counter)
 
     def env(self, mode: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "REGSTACK_"))}
@@ -190,10 +205,9 @@ class Site:
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.wait(10)
-            text = log.read_text(errors="replace")
-            errors = [line for line in text.splitlines() if "ERROR" in line]
-            if errors:
-                print(f"  {mode} x{processes}: {len(errors)} ERROR lines, e.g. {errors[0]}")
+            for line in log.read_text(errors="replace").splitlines():
+                if found := next((w for w in SERVER_PROBLEMS if w in line), None):
+                    self.problems[f"{MODES[mode]}, {processes} proc: {found}"] += 1
 
 
 # --------------------------------------------------------------------------- the client
@@ -211,7 +225,7 @@ async def register(base_url: str, emails: list[str]) -> None:
 async def logins(base_url: str, emails: list[str], count: int, concurrency: int) -> Round:
     """``count`` logins, ``concurrency`` in flight (closed loop), over one connection each."""
     latencies: list[float] = []
-    errors = 0
+    errors: Counter[str] = Counter()
     queue: asyncio.Queue[int] = asyncio.Queue()
     for n in range(count):
         queue.put_nowait(n)
@@ -221,7 +235,6 @@ async def logins(base_url: str, emails: list[str], count: int, concurrency: int)
     ) as client:
 
         async def lane() -> None:
-            nonlocal errors
             while not queue.empty():
                 email = emails[queue.get_nowait() % len(emails)]
                 started = time.perf_counter()
@@ -229,13 +242,13 @@ async def logins(base_url: str, emails: list[str], count: int, concurrency: int)
                     response = await client.post(
                         f"{API}/login", json={"email": email, "password": PASSWORD}
                     )
-                    ok = response.status_code == 200
-                except httpx.HTTPError:
-                    ok = False
-                if ok:
-                    latencies.append(time.perf_counter() - started)
+                    failed = "" if response.status_code == 200 else f"HTTP {response.status_code}"
+                except httpx.HTTPError as exc:
+                    failed = type(exc).__name__
+                if failed:
+                    errors[failed] += 1
                 else:
-                    errors += 1
+                    latencies.append(time.perf_counter() - started)
 
         started = time.perf_counter()
         await asyncio.gather(*(lane() for _ in range(concurrency)))
@@ -294,7 +307,7 @@ def rows(cells: list[Cell]) -> list[list[str]]:
         where = [str(cell.processes), str(cell.concurrency), MODES[cell.mode]]
         out.append([*where, f"{cell.rate:.1f}", f"{p50_ms:.1f}", f"{p99_ms:.1f}"])
         cpu = "1" if cell is alone else f"{cell.cpu_ms / alone.cpu_ms:.3f}"
-        out[-1] += [str(cell.errors), vs, p99, f"{cell.cpu_ms:.2f}", cpu]
+        out[-1] += [cell.errors, vs, p99, f"{cell.cpu_ms:.2f}", cpu]
     return out
 
 
@@ -323,14 +336,15 @@ def section(cells: list[Cell], args: argparse.Namespace, info: dict[str, str]) -
     met = sum(v[3] == "met" for v in table)
     argon2 = (
         "cheap argon2 parameters in the servers (`BENCH_CHEAP_ARGON2`, as the HTTP concurrency "
-        "benchmark: regstack's default argon2 costs ~100 ms of CPU per login and would hide "
-        "everything else)"
+        "benchmark), so that the bridge's own cost stands out: a login then costs a few ms of "
+        "CPU instead of argon2's ~100 ms"
         if args.cheap_argon2
-        else "regstack's default argon2 parameters"
+        else "regstack's default argon2 parameters (what a site's login costs)"
     )
+    title = "Login on PostgreSQL" + (", cheap argon2" if args.cheap_argon2 else "")
     lines = [
-        "<!-- section: login -->",
-        "## Login on PostgreSQL",
+        f"<!-- section: {SECTIONS[args.cheap_argon2]} -->",
+        f"## {title}",
         "",
         f"`{info['command']}`, {info['when']}, {leg_name()}, {info['seconds']} s, "
         f"{info['cpu']}; PostgreSQL {info['postgres']} on 127.0.0.1. Load average (1/5/15 "
@@ -360,17 +374,21 @@ def section(cells: list[Cell], args: argparse.Namespace, info: dict[str, str]) -
         md_table(HEADERS, rows(cells)),
         "",
     ]
+    problems = info.get("problems", "")
+    lines += [f"Failures in the servers' logs: {problems or 'none'}.", ""]
     if info.get("note"):
         lines += [info["note"], ""]
     lines.append("<!-- /section -->")
     return "\n".join(lines) + "\n"
 
 
-def write_doc(text: str, path: Path = DOC) -> None:
+def write_doc(text: str, cheap_argon2: bool, path: Path = DOC) -> None:
+    name = SECTIONS[cheap_argon2]
+    pattern = re.compile(rf"<!-- section: {name} -->\n.*?<!-- /section -->\n", re.DOTALL)
     current = path.read_text(encoding="utf-8")
     updated = (
-        SECTION.sub(lambda _m: text, current)
-        if SECTION.search(current)
+        pattern.sub(lambda _m: text, current)
+        if pattern.search(current)
         else current.rstrip("\n") + "\n\n" + text
     )
     path.write_text(updated, encoding="utf-8")
@@ -383,15 +401,33 @@ def postgres_version(server: str) -> str:
         return str(connection.execute("SHOW server_version").fetchone()[0])  # type: ignore[index]
 
 
+def _shown(argv: list[str]) -> list[str]:
+    """The command line as the doc shows it: without ``--note`` and its text, or the URL."""
+    shown: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in ("--note", "--postgres"):
+            skip = True
+        elif not arg.startswith(("--note=", "--postgres=")):
+            shown.append(arg)
+    return shown
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.login")
     parser.add_argument("--postgres", default=os.environ.get("REGSTACK_TEST_POSTGRES", ""))
     parser.add_argument("--processes", default="1,2", help="gunicorn workers per server")
     parser.add_argument("--concurrency", default="10,50", help="logins in flight")
-    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--warmup", type=int, default=1)
-    parser.add_argument("--per-round", type=int, default=200, help="logins per server and round")
-    parser.add_argument("--default-argon2", dest="cheap_argon2", action="store_false")
+    parser.add_argument(
+        "--per-round", type=int, default=0, help="logins per server and round (60; cheap: 200)"
+    )
+    parser.add_argument(
+        "--cheap-argon2", action="store_true", help="cheap password hashing in the servers"
+    )
     parser.add_argument("--note", default="", help="a paragraph for the doc (the machine's state)")
     parser.add_argument("--write-doc", action="store_true", help="update docs/benchmarks.md")
     parser.add_argument("--smoke", action="store_true", help="one small round, no doc")
@@ -403,9 +439,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.smoke:
         args.processes, args.concurrency, args.rounds = "1", "4", 1
         args.warmup, args.per_round = 0, 8
+    args.per_round = args.per_round or (200 if args.cheap_argon2 else 60)
     args.concurrency = [int(c) for c in args.concurrency.split(",")]
     info = {
-        "command": " ".join(["python -m benchmarks.login", *(argv or sys.argv[1:])]),
+        "command": " ".join(["python -m benchmarks.login", *_shown(argv or sys.argv[1:])]),
         "when": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "load_before": load_average(),
         "cpu": f"{os.cpu_count()} CPUs ({cpu_model()})",
@@ -422,6 +459,7 @@ def main(argv: list[str] | None = None) -> int:
             site.release()
             for processes in (int(p) for p in args.processes.split(",")):
                 cells += measure(site, processes, args)
+            info["problems"] = "; ".join(f"{k} ({n})" for k, n in site.problems.most_common())
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     info["seconds"] = f"{time.perf_counter() - started:.0f}"
@@ -430,8 +468,9 @@ def main(argv: list[str] | None = None) -> int:
     print(text_table(HEADERS, rows(cells)))
     for where, limit, shown, verdict in verdicts(cells):
         print(f"  {verdict:6} {where}: {shown} (limit {limit})")
+    print(f"  failures in the servers' logs: {info.get('problems') or 'none'}")
     if args.write_doc:
-        write_doc(section(cells, args, info))
+        write_doc(section(cells, args, info), args.cheap_argon2)
         print(f"wrote {DOC}")
     return 0
 
