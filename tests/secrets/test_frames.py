@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import quote, quote_plus
 
+import django
 import pytest
 from asgiref.sync import async_to_sync
 from django.core import mail
@@ -31,6 +32,11 @@ TOKEN = random.token_urlsafe(32)
 URL = "https://example.com/reset-password?token=" + TOKEN + "&next=/home"
 URL_WITHOUT = "https://example.com/reset-password?token=[REDACTED]&next=/home"
 HASH = "$argon2id$v=19$m=65536,t=3,p=4$" + random.token_urlsafe(16) + "$" + random.token_urlsafe(32)
+
+#: Django 6.0 takes plain addresses and deprecates (name, address) pairs; 5.2 takes pairs.
+ADMINS: list[Any] = (
+    ["ops@example.com"] if django.VERSION >= (6, 0) else [("Ops", "ops@example.com")]
+)
 
 
 class PlainUser:
@@ -144,7 +150,7 @@ def reported() -> Iterator[tuple[Keep, AdminEmailHandler]]:
     logger.addHandler(keep)
     logger.addHandler(email)
     try:
-        with override_settings(ADMINS=[("Ops", "ops@example.com")]):
+        with override_settings(ADMINS=ADMINS):
             yield keep, email
     finally:
         logger.removeHandler(keep)
