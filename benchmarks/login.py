@@ -337,7 +337,7 @@ def section(cells: list[Cell], args: argparse.Namespace, info: dict[str, str]) -
     argon2 = (
         "cheap argon2 parameters in the servers (`BENCH_CHEAP_ARGON2`, as the HTTP concurrency "
         "benchmark), so that the bridge's own cost stands out: a login then costs a few ms of "
-        "CPU instead of argon2's ~100 ms"
+        "server CPU instead of the default's (the section above)"
         if args.cheap_argon2
         else "regstack's default argon2 parameters (what a site's login costs)"
     )
