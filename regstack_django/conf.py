@@ -31,6 +31,11 @@ OUTBOX_RETENTION_SETTING = "REGSTACK_OUTBOX_RETENTION"
 OUTBOX_STALE_AFTER_SETTING = "REGSTACK_OUTBOX_STALE_AFTER"
 OUTBOX_MAX_ATTEMPTS_SETTING = "REGSTACK_OUTBOX_MAX_ATTEMPTS"
 MESSAGE_MAX_AGE_SETTING = "REGSTACK_MESSAGE_MAX_AGE"
+AUDIT_RETENTION_SETTING = "REGSTACK_AUDIT_RETENTION"
+
+#: Days the audit app keeps an ``AuthEvent`` (``regstack_audit_prune``), and the largest (E040).
+DEFAULT_AUDIT_RETENTION = 90
+MAX_AUDIT_RETENTION = 36_500
 
 #: Failed runs of a durable handler before its row is dead, and the largest accepted (E030).
 DEFAULT_MAX_ATTEMPTS = 20
@@ -65,6 +70,7 @@ SETTINGS = (
     WORKER_WAIT_SETTING,
     *SECONDS_SETTINGS,
     OUTBOX_MAX_ATTEMPTS_SETTING,
+    AUDIT_RETENTION_SETTING,
 )
 
 
@@ -136,6 +142,11 @@ class Settings:
         value = getattr(settings, OUTBOX_MAX_ATTEMPTS_SETTING, DEFAULT_MAX_ATTEMPTS)
         return value if valid_max_attempts(value) else DEFAULT_MAX_ATTEMPTS
 
+    def audit_retention(self) -> int | None:
+        """Return ``REGSTACK_AUDIT_RETENTION`` in days (``None``: keep forever), or its default."""
+        value = getattr(settings, AUDIT_RETENTION_SETTING, DEFAULT_AUDIT_RETENTION)
+        return value if valid_audit_retention(value) else DEFAULT_AUDIT_RETENTION
+
     def seconds(self, name: str) -> float:
         """One of :data:`SECONDS_SETTINGS`, or its default when unset or invalid.
 
@@ -165,6 +176,13 @@ def valid_workers(value: object) -> bool:
 def valid_max_attempts(value: object) -> bool:
     """Whether ``value`` is a whole number of runs from 1 to :data:`MAX_MAX_ATTEMPTS`."""
     return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_MAX_ATTEMPTS
+
+
+def valid_audit_retention(value: object) -> bool:
+    """Whether ``value`` is ``None`` or whole days from 1 to :data:`MAX_AUDIT_RETENTION`."""
+    if value is None:
+        return True
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_AUDIT_RETENTION
 
 
 def valid_worker_wait(value: object) -> bool:

@@ -1,8 +1,8 @@
 """Fixtures for the whole suite.
 
-``tests/project/`` holds the testproject's own end-to-end tests; they need
-``--ds=testproject.settings`` (the noxfile runs them as a second pytest call),
-so a run with the default ``tests.settings`` leaves them out. With
+``tests/project/`` (the testproject's end-to-end tests) and ``tests/audit/`` need their own
+settings (``--ds=testproject.settings``, ``--ds=tests.audit.settings``; the noxfile runs each
+as a pytest call of its own), so a run with the default ``tests.settings`` leaves them out. With
 ``REGSTACK_TEST_DATABASE=postgres`` both databases are on PostgreSQL
 (``support/databases.py``), and tests marked ``sqlite_only`` skip, with their reason.
 """
@@ -18,13 +18,20 @@ from regstack_django import HookRegistry, get_registry
 from support import databases
 
 PROJECT_TESTS = Path(__file__).parent / "project"
+#: Each directory that needs its own settings module, run as a pytest call of its own.
+OWN_SETTINGS = {
+    "testproject.settings": PROJECT_TESTS,
+    "tests.audit.settings": Path(__file__).parent / "audit",
+}
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
-    if config.getoption("ds", None) == "testproject.settings":
-        return None
-    if collection_path == PROJECT_TESTS or PROJECT_TESTS in collection_path.parents:
-        return True
+    chosen = config.getoption("ds", None)
+    for settings_module, directory in OWN_SETTINGS.items():
+        if chosen == settings_module:
+            continue
+        if collection_path == directory or directory in collection_path.parents:
+            return True
     return None
 
 

@@ -41,6 +41,7 @@ W006 = "regstack_django.W006"
 W007 = "regstack_django.W007"
 E030 = "regstack_django.E030"
 E032 = "regstack_django.E032"
+E040 = "regstack_django.E040"
 
 HINTS: dict[str, str] = {
     E001: 'Use a dict such as {{"user_registered": ["myapp.hooks.on_registered"]}}.',
@@ -127,6 +128,11 @@ HINTS: dict[str, str] = {
         "Set REGSTACK_MESSAGE_MAX_AGE to the seconds after which a plain background message "
         "is refused as a possible replay: a finite number > 0 and <= {maximum:g} (default "
         "{default:g}, 3 days). Keep it above the longest time a task may wait in your queue."
+    ),
+    E040: (
+        "Set REGSTACK_AUDIT_RETENTION to the days 'manage.py regstack_audit_prune' keeps an "
+        "AuthEvent, a whole number from 1 to {maximum} (default {default}), or None to keep "
+        "every row."
     ),
 }
 

@@ -12,10 +12,13 @@ from django.core.checks import CheckMessage
 from regstack_django.checks import messages
 from regstack_django.checks.messages import problem
 from regstack_django.conf import (
+    AUDIT_RETENTION_SETTING,
+    DEFAULT_AUDIT_RETENTION,
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_WORKER_WAIT,
     DEFAULT_WORKERS,
     ENQUEUE_TIMEOUT_SETTING,
+    MAX_AUDIT_RETENTION,
     MAX_MAX_ATTEMPTS,
     MAX_WORKERS,
     MESSAGE_MAX_AGE_SETTING,
@@ -24,6 +27,7 @@ from regstack_django.conf import (
     WORKER_WAIT_SETTING,
     WORKERS_SETTING,
     conf,
+    valid_audit_retention,
     valid_max_attempts,
     valid_seconds,
     valid_worker_wait,
@@ -188,6 +192,23 @@ def check_outbox_settings(
             f"{OUTBOX_MAX_ATTEMPTS_SETTING} must be a whole number of runs, not {value!r}.",
             maximum=MAX_MAX_ATTEMPTS,
             default=DEFAULT_MAX_ATTEMPTS,
+        )
+    ]
+
+
+def check_audit_settings(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> Iterable[CheckMessage]:
+    """Report ``REGSTACK_AUDIT_RETENTION`` (E040); the audit app registers this check."""
+    value = getattr(settings, AUDIT_RETENTION_SETTING, DEFAULT_AUDIT_RETENTION)
+    if valid_audit_retention(value):
+        return []
+    return [
+        problem(
+            messages.E040,
+            f"{AUDIT_RETENTION_SETTING} must be whole days or None, not {value!r}.",
+            maximum=MAX_AUDIT_RETENTION,
+            default=DEFAULT_AUDIT_RETENTION,
         )
     ]
 
