@@ -182,7 +182,9 @@ def valid_audit_retention(value: object) -> bool:
     """Whether ``value`` is ``None`` or whole days from 1 to :data:`MAX_AUDIT_RETENTION`."""
     if value is None:
         return True
-    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_AUDIT_RETENTION
+    return (
+        isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_AUDIT_RETENTION
+    )
 
 
 def valid_worker_wait(value: object) -> bool:

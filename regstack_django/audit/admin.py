@@ -78,7 +78,9 @@ class AuthEventAdmin(_AuthEventAdminBase):
         return False
 
 
-def _chart(title: str, hours: list[dashboard.Hour], *, label_every: int, fmt: str) -> dict[str, Any]:
+def _chart(
+    title: str, hours: list[dashboard.Hour], *, label_every: int, fmt: str
+) -> dict[str, Any]:
     totals = {kind: sum(h.counts[kind] for h in hours) for kind in dashboard.KINDS}
     label = f"{title}: " + ", ".join(f"{n} {kind}" for kind, n in totals.items())
     return {

@@ -42,7 +42,10 @@ def per_hour(hours: int, now: datetime.datetime | None = None) -> list[Hour]:
     now = now or timezone.now()
     last = now.astimezone(datetime.UTC).replace(minute=0, second=0, microsecond=0)
     first = last - datetime.timedelta(hours=hours - 1)
-    bars = {first + datetime.timedelta(hours=i): Hour(first + datetime.timedelta(hours=i)) for i in range(hours)}
+    bars = {
+        first + datetime.timedelta(hours=i): Hour(first + datetime.timedelta(hours=i))
+        for i in range(hours)
+    }
     rows = (
         AuthEvent.objects.filter(created_at__gte=first)
         .annotate(hour=TruncHour("created_at", tzinfo=datetime.UTC))
@@ -75,7 +78,11 @@ def failed_sign_ins(since: datetime.datetime) -> dict[str, list[tuple[str, int]]
         rows = failed.values(field).annotate(n=Count("id")).order_by("-n", field)[:TOP]
         return [(str(row[field] or "-"), row["n"]) for row in rows]
 
-    return {"reason": top("details__reason"), "IP address": top("client_ip"), "e-mail": top("email")}
+    return {
+        "reason": top("details__reason"),
+        "IP address": top("client_ip"),
+        "e-mail": top("email"),
+    }
 
 
 def receiver_failures(since: datetime.datetime) -> list[tuple[str, str, str, int]]:

@@ -24,6 +24,9 @@ class AuthEvent(models.Model):
     event_id = models.CharField(max_length=32, blank=True, db_index=True)
     created_at = models.DateTimeField(db_index=True)
 
+    #: Declared, so type checkers know it where the app is not in their settings' INSTALLED_APPS.
+    objects: models.Manager[AuthEvent] = models.Manager()
+
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name = "auth event"

@@ -16,6 +16,7 @@ from regstack_django.audit.models import LOGIN_FAILED, RECEIVER_FAILED, AuthEven
 from regstack_django.events import KNOWN_EVENTS
 from regstack_django.failures import redactor
 from regstack_django.hooks import event_ids
+from regstack_django.redaction import RedactedError
 
 #: Every event the log stores: regstack's 20 and the bridge's failed sign-in.
 AUDITED_EVENTS = (*sorted(KNOWN_EVENTS), LOGIN_FAILED)
@@ -90,17 +91,24 @@ def record_receiver_failure(
     sender: object, event: str, receiver: str, exception: BaseException, **kwargs: Any
 ) -> None:
     """Store a failed receiver: the event, its dotted name and the exception's type only."""
-    error = type(exception)
     AuthEvent.objects.create(
         event=RECEIVER_FAILED,
         details={
             "event": str(event),
             "receiver": str(receiver),
-            "error": f"{error.__module__}.{error.__qualname__}",
+            "error": error_type(exception),
         },
         event_id=event_ids.current(),
         created_at=timezone.now(),
     )
+
+
+def error_type(exception: BaseException) -> str:
+    """Return the dotted type of ``exception``; for a redacted stand-in, the original's."""
+    if isinstance(exception, RedactedError):  # its message: "<module>.<type>: <redacted text>"
+        return str(exception.args[0] if exception.args else "").split(":", 1)[0][:200]
+    error = type(exception)
+    return f"{error.__module__}.{error.__qualname__}"
 
 
 def connect() -> None:
