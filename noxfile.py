@@ -98,6 +98,9 @@ def tests(session: nox.Session, django: str, database: str) -> None:
     smoke = BENCHMARK_SMOKE_LEGS.get(leg)
     if not session.posargs and smoke:
         session.run(*pytest, smoke, env=env)
+    # The audit app's tests run with it installed (tests/audit/settings.py): a run of their own.
+    if not session.posargs:
+        session.run(*pytest, "tests/audit", "--ds=tests.audit.settings", env=env)
     # The testproject's end-to-end tests need its own settings: a second run.
     paths = PROJECT_SUITE.get(leg)
     if not session.posargs and paths:
