@@ -12,7 +12,8 @@ from django.dispatch import Signal
 from django.utils import timezone
 
 from regstack_django import signals
-from regstack_django.audit.models import LOGIN_FAILED, RECEIVER_FAILED, AuthEvent
+from regstack_django.audit import writer
+from regstack_django.audit.models import LOGIN_FAILED, RECEIVER_FAILED
 from regstack_django.events import KNOWN_EVENTS
 from regstack_django.failures import redactor
 from regstack_django.hooks import event_ids
@@ -83,23 +84,25 @@ def event_fields(event: str, kwargs: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def record_event(sender: object, signal: Signal, **kwargs: Any) -> None:
-    """Store one event (sync ORM: the bridge runs it off regstack's event loop)."""
-    AuthEvent.objects.create(**event_fields(signals.event_name(signal), kwargs))
+    """Store one event: its fields now, the row by :mod:`.writer` (the login does not wait)."""
+    writer.save(event_fields(signals.event_name(signal), kwargs))
 
 
 def record_receiver_failure(
     sender: object, event: str, receiver: str, exception: BaseException, **kwargs: Any
 ) -> None:
     """Store a failed receiver: the event, its dotted name and the exception's type only."""
-    AuthEvent.objects.create(
-        event=RECEIVER_FAILED,
-        details={
-            "event": str(event),
-            "receiver": str(receiver),
-            "error": error_type(exception),
-        },
-        event_id=event_ids.current(),
-        created_at=timezone.now(),
+    writer.save(
+        {
+            "event": RECEIVER_FAILED,
+            "details": {
+                "event": str(event),
+                "receiver": str(receiver),
+                "error": error_type(exception),
+            },
+            "event_id": event_ids.current(),
+            "created_at": timezone.now(),
+        }
     )
 
 

@@ -15,6 +15,7 @@ from django.contrib.auth import get_user_model
 from django.test import AsyncClient
 
 import regstack_django
+from regstack_django.audit import writer
 from regstack_django.audit.models import AuthEvent
 from regstack_django.testing import capture_events
 from support.tour.provider import STANDIN_PROVIDER
@@ -53,6 +54,7 @@ async def test_the_tour_leaves_one_row_per_event_and_the_admin_shows_them(
     rs = regstack_django.get_regstack()
     with capture_events() as events:
         result = await run_tour(regstack_client, rs, say=lambda line: None)
+    await sync_to_async(writer.flush)()  # the rows are written off the request
     rows = await _rows()
 
     assert Counter(row["event"] for row in rows) == EXPECTED_COUNTS

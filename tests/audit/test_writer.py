@@ -1,0 +1,78 @@
+"""Rows written off the request: in order, never lost silently, never blocking the fire."""
+
+from __future__ import annotations
+
+import threading
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from django.db import OperationalError, transaction
+
+from regstack_django import get_registry
+from regstack_django.audit import writer
+from regstack_django.audit.models import AuthEvent
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _fire(n: int, event: str = "user_logged_in") -> None:
+    for i in range(n):
+        get_registry().fire_sync(event, user=SimpleNamespace(id=i, email=f"u{i}@example.com"))
+
+
+def test_outside_a_transaction_the_writer_thread_stores_every_row_in_order() -> None:
+    _fire(30)
+    writer.flush()
+    assert list(AuthEvent.objects.order_by("id").values_list("user_id", flat=True)) == [
+        str(i) for i in range(30)
+    ]
+
+
+def test_inside_the_callers_transaction_the_row_is_written_there() -> None:
+    with pytest.raises(RuntimeError), transaction.atomic():
+        _fire(1)
+        assert AuthEvent.objects.count() == 1  # visible at once, in this transaction
+        raise RuntimeError("roll back")
+    writer.flush()
+    assert AuthEvent.objects.count() == 0  # rolled back with it
+
+
+def test_a_database_failure_is_logged_without_values_and_the_next_rows_are_stored(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    real = AuthEvent.objects.bulk_create
+    calls: list[int] = []
+
+    def failing_once(objs: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(len(objs))
+        if len(calls) == 1:
+            raise OperationalError("database is locked: alice@example.com")
+        return real(objs, *args, **kwargs)
+
+    monkeypatch.setattr(AuthEvent.objects, "bulk_create", failing_once)
+    _fire(1)
+    writer.flush()
+    _fire(1)
+    writer.flush()
+    assert AuthEvent.objects.count() == 1
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "regstack_django"]
+    assert line == "The audit log could not store 1 event(s): OperationalError."
+
+
+def test_past_the_bound_rows_are_dropped_and_counted_in_one_log_line(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(writer, "MAX_PENDING", 3)
+    release = threading.Event()
+    writer._writer().submit(release.wait, 30)  # the database "hangs"
+    try:
+        _fire(5)  # returns at once: the fire never waits for the writer
+    finally:
+        release.set()
+    writer.flush()
+    assert AuthEvent.objects.count() == 3
+    messages = [r.getMessage() for r in caplog.records if r.name == "regstack_django"]
+    assert messages == [
+        "The audit log dropped 2 event(s): 3 rows were already waiting for the database."
+    ]
