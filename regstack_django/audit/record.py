@@ -14,13 +14,13 @@ from django.utils import timezone
 from regstack_django import signals
 from regstack_django.audit import writer
 from regstack_django.audit.models import LOGIN_FAILED, RECEIVER_FAILED
-from regstack_django.events import KNOWN_EVENTS
+from regstack_django.events import HOOKABLE_EVENTS
 from regstack_django.failures import redactor
 from regstack_django.hooks import event_ids
 from regstack_django.redaction import RedactedError
 
-#: Every event the log stores: regstack's 20 and the bridge's failed sign-in.
-AUDITED_EVENTS = (*sorted(KNOWN_EVENTS), LOGIN_FAILED)
+#: Every event the log stores: regstack's 20 and the bridge's own (``login_failed``).
+AUDITED_EVENTS = tuple(sorted(HOOKABLE_EVENTS))
 
 #: Event kwargs stored as they are (JSON scalars); ``url`` and ``user`` are deliberately absent.
 SAFE_DETAILS = ("provider", "mode", "was_new", "mfa_required", "new_email", "previous_email")
@@ -92,9 +92,12 @@ def record_receiver_failure(
     sender: object, event: str, receiver: str, exception: BaseException, **kwargs: Any
 ) -> None:
     """Store a failed receiver: the event, its dotted name and the exception's type only."""
+    context = _context(kwargs)
     writer.save(
         {
             "event": RECEIVER_FAILED,
+            "client_ip": (context or {}).get("client_ip") or None,
+            "context": context,
             "details": {
                 "event": str(event),
                 "receiver": str(receiver),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime
 import io
 import uuid
-from dataclasses import asdict, dataclass
 from types import SimpleNamespace
 from typing import Any
 
@@ -15,7 +14,7 @@ from django.test import Client, override_settings
 from django.utils import timezone
 from django.utils.html import escape
 
-from regstack_django import get_registry
+from regstack_django import EventContext, get_registry
 from regstack_django.audit import record
 from regstack_django.audit.models import AuthEvent
 from regstack_django.checks.registered import check_audit_settings
@@ -30,18 +29,16 @@ TOKEN = "tok3n-" + "x" * 40
 URL = f"https://example.com/verify?token={TOKEN}"
 
 
-@dataclass(frozen=True)
-class Context:
-    """Stands in for ``regstack_django.EventContext``: the fields and ``as_dict()``."""
-
-    client_ip: str | None = "203.0.113.7"
-    user_agent: str | None = "pytest-agent"
-    request_id: str | None = "req-1"
-    method: str | None = "POST"
-    path: str | None = "/api/auth/login"
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+def Context(**fields: Any) -> EventContext:
+    """A request's context, as the bridge's ASGI application makes it."""
+    defaults = {
+        "client_ip": "203.0.113.7",
+        "user_agent": "pytest-agent",
+        "request_id": "req-1",
+        "method": "POST",
+        "path": "/api/auth/login",
+    }
+    return EventContext(**{**defaults, **fields})
 
 
 def _user(id_: int = 7, email: str = "ann@example.com") -> Any:

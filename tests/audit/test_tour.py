@@ -63,10 +63,13 @@ async def test_the_tour_leaves_one_row_per_event_and_the_admin_shows_them(
         user = fired.kwargs.get("user")
         assert row["user_id"] == ("" if user is None else str(user.id))
         assert len(row["event_id"]) == 32
-        # the request's context (c-context); None until a fire carries one
-        assert row["context"] == (
-            fired.kwargs["context"].as_dict() if fired.kwargs.get("context") else None
-        )
+        # the request each event was fired in (served through the bridge's ASGI application)
+        context = row["context"]
+        assert context["client_ip"] == row["client_ip"] == "127.0.0.1"
+        assert context["user_agent"].startswith("python-httpx/")
+        assert context["path"].startswith("/api/auth/")
+        assert context["method"] in {"GET", "POST", "DELETE"}
+        assert context["request_id"]
     verified = next(row for row in rows if row["event"] == "user_verified")
     assert (verified["user_id"], verified["email"]) == (result.main_user_id, result.email)
     phone = next(row for row in rows if row["event"] == "phone_setup_started")
@@ -105,3 +108,25 @@ async def test_the_tour_leaves_one_row_per_event_and_the_admin_shows_them(
     for response in (dashboard, changelist, searched, filtered):
         text = response.content.decode()
         assert not [s[:10] for s in secrets if s in text]
+
+
+async def test_a_failed_sign_in_over_http_is_stored_with_its_reason_and_address(
+    regstack_client: httpx.AsyncClient,
+) -> None:
+    password = "not-the-password-1"
+    response = await regstack_client.post(
+        "/api/auth/login",
+        json={"email": "Nobody@Example.com", "password": password},
+        headers={"X-Forwarded-For": "198.51.100.9"},  # not from a trusted proxy: ignored
+    )
+    assert response.status_code == 401
+    await sync_to_async(writer.flush)()
+    (row,) = await _rows()
+    assert (row["event"], row["email"], row["details"]) == (
+        "login_failed",
+        "nobody@example.com",
+        {"reason": "invalid_credentials"},
+    )
+    assert row["client_ip"] == "127.0.0.1"
+    assert row["context"]["request_id"] == response.headers["X-Request-ID"]
+    assert password not in repr(row)
