@@ -42,10 +42,21 @@ def login_route_problem() -> str | None:
     return None
 
 
-def find_login_route(router: Any) -> bool:
-    """Return whether regstack's ``router`` has its ``POST /login`` route."""
+def find_login_route(router: Any, prefix: str = "") -> bool:
+    """Return whether regstack's ``router`` has its ``POST /login`` route.
+
+    FastAPI 0.165 keeps an included router as one ``_IncludedRouter`` entry
+    (``original_router``); earlier ones copy its routes: both are walked.
+    """
     for route in getattr(router, "routes", ()):
-        if getattr(route, "path", None) == "/login" and "POST" in getattr(route, "methods", ()):
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            context = getattr(route, "include_context", None)
+            if find_login_route(included, prefix + (getattr(context, "prefix", "") or "")):
+                return True
+            continue
+        path = prefix + (getattr(route, "path", "") or "")
+        if path == "/login" and "POST" in (getattr(route, "methods", None) or ()):
             return True
     return False
 
