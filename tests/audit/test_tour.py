@@ -116,7 +116,7 @@ async def test_a_failed_sign_in_over_http_is_stored_with_its_reason_and_address(
     password = "not-the-password-1"
     response = await regstack_client.post(
         "/api/auth/login",
-        json={"email": "Nobody@Example.com", "password": password},
+        json={"email": "nobody@example.com", "password": password},
         headers={"X-Forwarded-For": "198.51.100.9"},  # not from a trusted proxy: ignored
     )
     assert response.status_code == 401
