@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     *([] if HAS_DJANGO_TASKS else ["django_tasks"]),
     "django_tasks_db",
     "testproject.audit",
+    "regstack_django.audit",  # the audit log: every event an AuthEvent, a dashboard in the admin
 ]
 
 MIDDLEWARE = [

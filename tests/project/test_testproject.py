@@ -254,6 +254,8 @@ def test_demo_command_runs_the_tour_end_to_end(project_env: dict[str, str]) -> N
     assert "Tour finished; stopping the server and the worker." in output
     assert re.search(r"its docs at http://127\.0\.0\.1:\d+/api/auth/docs\)", output)
     assert "20 of regstack's 20 events recorded." in output
+    total = sum(EXPECTED_COUNTS.values()) + 3  # and three wrong passwords
+    assert f"{total} AuthEvent rows, 3 of them failed sign-ins; dashboard: http://" in output
     assert "$argon2" not in output
 
 

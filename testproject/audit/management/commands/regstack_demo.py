@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 WELCOME_HANDLER = "testproject.audit.hooks.send_welcome_email"
 WORKER_WAIT_SECONDS = 15.0
 STARTUP_TIMEOUT_SECONDS = 30.0
+FAILED_SIGN_INS = 3
+AUDIT_DASHBOARD = "/admin/regstack_audit/authevent/dashboard/"
 
 
 class Command(BaseCommand):
@@ -116,9 +118,11 @@ class Command(BaseCommand):
             try:
                 async with httpx.AsyncClient(base_url=base, timeout=60) as client:
                     await run_tour(client, get_regstack(), email=email, say=self._say)
+                    await self._fail_sign_ins(client, prefix, email)
             except (AssertionError, httpx.HTTPError) as exc:
                 raise CommandError(f"The tour stopped: {exc}") from exc
             await self._print_events(since_id)
+            await self._print_audit_log(tour_started, base)
             if with_worker:
                 delivered = await self._report_welcome_email(tour_started)
             if serve:
@@ -187,6 +191,31 @@ class Command(BaseCommand):
         counted = {row.event for row in rows} & KNOWN_EVENTS
         self.stdout.write(f"  {len(counted)} of regstack's {len(KNOWN_EVENTS)} events recorded.")
 
+    async def _fail_sign_ins(self, client: Any, prefix: str, email: str) -> None:
+        """Three wrong passwords: ``login_failed`` for the audit log (its dashboard shows them)."""
+        for _ in range(FAILED_SIGN_INS):
+            response = await client.post(
+                f"{prefix}/login", json={"email": email, "password": "not-the-password-1"}
+            )
+            if response.status_code != 401:
+                raise AssertionError(f"a wrong password answered {response.status_code}")
+        self._say(f"{FAILED_SIGN_INS} sign-ins with a wrong password: 401 each (login_failed)")
+
+    async def _print_audit_log(self, since: datetime, base: str) -> None:
+        """What ``regstack_django.audit`` stored, and where its dashboard is."""
+        from regstack_django.audit.models import AuthEvent
+        from regstack_django.audit.writer import flush
+
+        await sync_to_async(flush, thread_sensitive=False)()
+        rows = AuthEvent.objects.filter(created_at__gte=since)
+        total = await rows.acount()
+        failed = await rows.filter(event="login_failed").acount()
+        self.stdout.write(
+            self.style.MIGRATE_HEADING("\nThe audit log (regstack_django.audit):")
+            + f"\n  {total} AuthEvent rows, {failed} of them failed sign-ins; dashboard: "
+            + f"{base}{AUDIT_DASHBOARD}"
+        )
+
     async def _report_welcome_email(self, since: datetime) -> bool:
         """Wait (bounded) for the worker to run the welcome e-mail task; say how it went."""
         deadline = time.monotonic() + WORKER_WAIT_SECONDS
@@ -219,6 +248,7 @@ class Command(BaseCommand):
             self.style.MIGRATE_HEADING("\nStill serving; press Ctrl-C to stop.")
             + f"\n  audit page:    {base}/"
             + f"\n  Django admin:  {base}/admin/"
+            + f"\n  audit log:     {base}{AUDIT_DASHBOARD}"
             + f"\n  regstack docs: {base}{prefix}/docs (the API, e.g. POST {base}{prefix}/register)"
         )
 
