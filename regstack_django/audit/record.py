@@ -17,6 +17,7 @@ from regstack_django.audit.models import LOGIN_FAILED, RECEIVER_FAILED
 from regstack_django.events import HOOKABLE_EVENTS
 from regstack_django.failures import redactor
 from regstack_django.hooks import event_ids
+from regstack_django.pool.overflow import MUST_RUN_ATTRIBUTE
 from regstack_django.redaction import RedactedError
 
 #: Every event the log stores: regstack's 20 and the bridge's own (``login_failed``).
@@ -115,6 +116,12 @@ def error_type(exception: BaseException) -> str:
         return str(exception.args[0] if exception.args else "").split(":", 1)[0][:200]
     error = type(exception)
     return f"{error.__module__}.{error.__qualname__}"
+
+
+#: Never skipped when every worker of the bridge's pool is busy: they run on its overflow
+#: threads instead (they only take the fields and queue the row, so the fire barely waits).
+for _recorder in (record_event, record_receiver_failure):
+    setattr(_recorder, MUST_RUN_ATTRIBUTE, True)
 
 
 def connect() -> None:

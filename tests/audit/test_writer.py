@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import threading
+import time
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from asgiref.sync import sync_to_async
 from django.db import OperationalError, transaction
+from django.test import override_settings
 
 from regstack_django import get_registry
 from regstack_django.audit import writer
 from regstack_django.audit.models import AuthEvent
+from tests import hooks
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -76,3 +80,26 @@ def test_past_the_bound_rows_are_dropped_and_counted_in_one_log_line(
     assert messages == [
         "The audit log dropped 2 event(s): 3 rows were already waiting for the database."
     ]
+
+
+async def test_a_saturated_pool_never_skips_the_audit_row() -> None:
+    user = SimpleNamespace(id=1, email="ann@example.com")
+    holder = {"handler": "tests.hooks.hang_sync", "timeout": 0.05}  # keeps the one worker busy
+    hooks.RELEASE.clear()
+    try:
+        with override_settings(
+            REGSTACK_HOOKS_WORKERS=1,
+            REGSTACK_HOOKS_WORKER_WAIT=0.2,
+            REGSTACK_HOOKS={"user_logged_out": [holder]},
+        ):
+            await get_registry().fire("user_logged_out", user=user)
+            started = time.monotonic()
+            await get_registry().fire("user_logged_in", user=user)  # no worker is free
+            waited = time.monotonic() - started
+            logged_in = await AuthEvent.objects.filter(event="user_logged_in").acount()
+            await sync_to_async(writer.flush)()
+            assert await AuthEvent.objects.filter(event="user_logged_in").acount() == 1
+    finally:
+        hooks.RELEASE.set()
+    assert logged_in in (0, 1)  # queued for the writer before the fire returned
+    assert waited < 2.0
