@@ -110,7 +110,8 @@ def test_a_failed_sign_in_and_a_failing_receiver_are_stored_and_on_the_dashboard
     page = admin_client.get(DASHBOARD).content.decode()
     assert "Last 24 hours: 1 events, 3 failed sign-ins, 1 receiver failures" in page
     assert '<td>locked_out</td><td class="n">3</td>' in page
-    assert '<td>203.0.113.7</td><td class="n">3</td>' in page
+    assert '>203.0.113.7</a></td><td class="n">3</td>' in page
+    assert "?event=login_failed&amp;client_ip=203.0.113.7" in page
     assert f"<td>{escape(f'{__name__}.{broken.__qualname__}')}</td>" in page
     assert TOKEN not in page
     assert TOKEN not in repr(list(AuthEvent.objects.values()))
@@ -170,6 +171,7 @@ def test_the_changelist_filters_by_event_date_and_ip_and_searches(admin_client: 
     page = admin_client.get(CHANGELIST).content.decode()
     assert DASHBOARD in page
     assert "By IP address" in page
+    assert "10.0.0.1 (1)" in page  # the addresses of the last week, with their counts
 
 
 def _prune(*args: str) -> str:
