@@ -13,7 +13,7 @@ from typing import Any, Final
 
 from django.db import connection
 
-from regstack_django.pool.connections import close_stale_connections
+from regstack_django.pool.connections import close_all_connections, close_stale_connections
 
 logger = logging.getLogger("regstack_django")
 
@@ -84,3 +84,9 @@ def flush(timeout: float = 30.0) -> None:
     """Wait until every row saved so far is in the database (tests, before reading them)."""
     done: Future[None] = _writer().submit(lambda: None)  # one thread: runs after every drain
     done.result(timeout=timeout)
+
+
+def close_connections(timeout: float = 30.0) -> None:
+    """Write the waiting rows, then close the writer thread's connections (test teardown)."""
+    if _executor is not None:
+        _executor.submit(close_all_connections).result(timeout=timeout)

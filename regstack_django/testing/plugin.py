@@ -82,6 +82,12 @@ def _regstack_thread_connections(request: pytest.FixtureRequest) -> Iterator[Non
     """
     yield
     if "django_db_setup" in request.fixturenames:
+        from django.apps import apps
+
         from regstack_django.pool.process import close_idle_connections
 
         close_idle_connections()
+        if apps.is_installed("regstack_django.audit"):  # its writer thread has its own
+            from regstack_django.audit.writer import close_connections
+
+            close_connections()

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.db import OperationalError, transaction
+from django.db import OperationalError, connection, connections, transaction
 from django.test import override_settings
 
 from regstack_django import get_registry
@@ -103,3 +103,21 @@ async def test_a_saturated_pool_never_skips_the_audit_row() -> None:
         hooks.RELEASE.set()
     assert logged_in in (0, 1)  # queued for the writer before the fire returned
     assert waited < 2.0
+
+
+def test_the_pytest_plugin_closes_the_writers_connection_after_a_test(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # CONN_MAX_AGE > 0: the writer keeps its connection between batches...
+    monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", 60)
+    _fire(1)
+    writer.flush()
+
+    def is_open() -> bool:
+        return connection.connection is not None
+
+    assert writer._writer().submit(is_open).result(timeout=10)
+    # ... which would keep a PostgreSQL test database from being dropped: the plugin's
+    # teardown closes it, as it closes the bridge's workers' (this call is what it runs).
+    writer.close_connections()
+    assert not writer._writer().submit(is_open).result(timeout=10)
