@@ -33,7 +33,7 @@ OUTBOX_MAX_ATTEMPTS_SETTING = "REGSTACK_OUTBOX_MAX_ATTEMPTS"
 MESSAGE_MAX_AGE_SETTING = "REGSTACK_MESSAGE_MAX_AGE"
 AUDIT_RETENTION_SETTING = "REGSTACK_AUDIT_RETENTION"
 
-#: Days the audit app keeps an ``AuthEvent`` (``regstack_audit_prune``), and the largest (E040).
+#: Days the audit app keeps an ``AuthEvent`` (``regstack_audit_prune``), and the largest (E060).
 DEFAULT_AUDIT_RETENTION = 90
 MAX_AUDIT_RETENTION = 36_500
 TRUSTED_PROXIES_SETTING = "REGSTACK_TRUSTED_PROXIES"

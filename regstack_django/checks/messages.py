@@ -41,7 +41,7 @@ W006 = "regstack_django.W006"
 W007 = "regstack_django.W007"
 E030 = "regstack_django.E030"
 E032 = "regstack_django.E032"
-E040 = "regstack_django.E040"
+E060 = "regstack_django.E060"
 E045 = "regstack_django.E045"
 E046 = "regstack_django.E046"
 W045 = "regstack_django.W045"
@@ -132,7 +132,7 @@ HINTS: dict[str, str] = {
         "is refused as a possible replay: a finite number > 0 and <= {maximum:g} (default "
         "{default:g}, 3 days). Keep it above the longest time a task may wait in your queue."
     ),
-    E040: (
+    E060: (
         "Set REGSTACK_AUDIT_RETENTION to the days 'manage.py regstack_audit_prune' keeps an "
         "AuthEvent, a whole number from 1 to {maximum} (default {default}), or None to keep "
         "every row."

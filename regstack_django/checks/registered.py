@@ -201,13 +201,13 @@ def check_outbox_settings(
 def check_audit_settings(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> Iterable[CheckMessage]:
-    """Report ``REGSTACK_AUDIT_RETENTION`` (E040); the audit app registers this check."""
+    """Report ``REGSTACK_AUDIT_RETENTION`` (E060); the audit app registers this check."""
     value = getattr(settings, AUDIT_RETENTION_SETTING, DEFAULT_AUDIT_RETENTION)
     if valid_audit_retention(value):
         return []
     return [
         problem(
-            messages.E040,
+            messages.E060,
             f"{AUDIT_RETENTION_SETTING} must be whole days or None, not {value!r}.",
             maximum=MAX_AUDIT_RETENTION,
             default=DEFAULT_AUDIT_RETENTION,

@@ -201,7 +201,7 @@ def test_prune_keeps_the_retention_and_dry_run_deletes_nothing() -> None:
 def test_a_wrong_retention_is_reported_with_its_value(value: object) -> None:
     with override_settings(REGSTACK_AUDIT_RETENTION=value):
         (found,) = check_audit_settings()
-    assert found.id == "regstack_django.E040"
+    assert found.id == "regstack_django.E060"
     assert repr(value) in found.msg
     assert "REGSTACK_AUDIT_RETENTION" in found.msg
 
