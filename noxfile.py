@@ -49,6 +49,13 @@ BOOT_PARTS = {("3.13", "5.2"): "sqlite,failures", POSTGRES_LEG: "postgresql"}
 # The legs that install the "postgres" group: the PostgreSQL leg, and the one whose
 # boot failures start sites on an unreachable postgresql+asyncpg:// URL.
 POSTGRES_GROUP = {POSTGRES_LEG, ("3.13", "5.2")}
+# ``bash scripts/test`` without arguments runs the default sessions as these two streams
+# side by side (one ``nox -s ...`` each, a core each), balanced by their measured times; it
+# refuses to start when a default session is in no stream or a stream names an unknown one.
+STREAMS = [
+    ["lint", "tests(py3.11-django5.2)", "tests(py3.13-django6.1)"],
+    ["tests(py3.13-django5.2)", "tests(py3.12-django6.0-postgres)"],
+]
 # A smoke of every benchmark command the README lists (a few rounds, no doc), each on one
 # leg: the ones Django 5.2 runs on the oldest leg (~1-2 minutes), the scale-out two
 # (Redis, Celery, Django 6.1) on the scale-out leg.
