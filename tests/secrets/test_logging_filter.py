@@ -176,6 +176,8 @@ def test_handlers_that_render_the_exception_themselves_get_a_stand_in() -> None:
         "price $5 and $2b$ alone",
         "GET /api/auth/me 200",
         "state=ok",
+        "Task id=7 path=regstack_django.worker.deliver state=SUCCESSFUL",
+        "Task id=7 state=FAILED, then state=NEW_STATE",
     ],
 )
 def test_ordinary_text_is_left_alone(text: str) -> None:
