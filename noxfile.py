@@ -1,6 +1,7 @@
 """The whole test matrix: ``bash scripts/test`` runs ``nox`` with these sessions.
 
-Four Python x Django legs, one on PostgreSQL, and ``lint``. A leg lacking its needs skips; CI fails.
+Four Python x Django legs, one on PostgreSQL, ``lint`` and ``docs``.
+A leg lacking its needs skips; CI fails.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import nox
 
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_venv = "yes"
-nox.options.sessions = ["lint", "tests"]
+nox.options.sessions = ["lint", "docs", "tests"]
 nox.options.error_on_missing_interpreters = bool(os.environ.get("CI"))
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
@@ -121,6 +122,14 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy")
+
+
+@nox.session(python="3.11")
+def docs(session: nox.Session) -> None:
+    """The docs site: ``mkdocs build --strict`` (links and anchors checked) into a temp folder."""
+    session.install(*nox.project.dependency_groups(PYPROJECT, "docs"))
+    site = session.create_tmp()
+    session.run("mkdocs", "build", "--strict", "--site-dir", site, env={"NO_MKDOCS_2_WARNING": "1"})
 
 
 @nox.session(python=SCALE_OUT_LEG[0])

@@ -1,7 +1,7 @@
 """``SecretsFilter``: a logging filter that keeps live tokens and hashes out of every log.
 
 Other libraries log token links, OAuth codes and password hashes; put the filter on every
-handler in ``LOGGING`` (README, "Logging and secrets", says what it scrubs).
+handler in ``LOGGING`` (docs/security.md says what it scrubs).
 """
 
 from __future__ import annotations

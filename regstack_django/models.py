@@ -1,6 +1,6 @@
 """The outbox (one row per durable delivery), the relays' heartbeats, and @run_once claims.
 
-``message`` is the signed task argument; the admin never shows it (README, "Durable delivery").
+``message`` is the signed task argument; the admin never shows it (docs/background-delivery.md).
 """
 
 from __future__ import annotations
