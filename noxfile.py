@@ -54,7 +54,7 @@ POSTGRES_GROUP = {POSTGRES_LEG, ("3.13", "5.2")}
 # side by side (one ``nox -s ...`` each, a core each), balanced by their measured times; it
 # refuses to start when a default session is in no stream or a stream names an unknown one.
 STREAMS = [
-    ["lint", "tests(py3.11-django5.2)", "tests(py3.13-django6.1)"],
+    ["lint", "docs", "tests(py3.11-django5.2)", "tests(py3.13-django6.1)"],
     ["tests(py3.13-django5.2)", "tests(py3.12-django6.0-postgres)"],
 ]
 # A smoke of every benchmark command the README lists (a few rounds, no doc), each on one
