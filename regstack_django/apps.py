@@ -23,6 +23,7 @@ class RegstackDjangoConfig(AppConfig):
     def ready(self) -> None:
         """Safe to run more than once: nothing is built or connected twice."""
         from regstack_django.checks.registered import (
+            check_context_settings,
             check_hooks_setting,
             check_pool_settings,
             check_receivers,
@@ -37,6 +38,7 @@ class RegstackDjangoConfig(AppConfig):
         checks.register(check_receivers)
         checks.register(check_seconds_settings)
         checks.register(check_pool_settings)
+        checks.register(check_context_settings)
         # weak=False: a weak connect adds a finalizer on every call, even a repeat.
         setting_changed.connect(_rewire, weak=False, dispatch_uid="regstack_django.rewire")
         try:

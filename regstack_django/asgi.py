@@ -38,12 +38,17 @@ def build_site(regstack: Any, django_app: Any, *, static: bool | None = None) ->
     ``django_app`` is Django's ``ASGIHandler`` (or a Channels router, any ASGI app).
     Each regstack part is a ``Mount`` in front of Django at the root, so ``root_path``
     reaches both sides; the lifespan installs regstack's schema and closes its pool.
+    Every HTTP request runs with its ``EventContext`` set, and failed sign-ins on
+    regstack's ``POST /login`` send ``login_failed`` (docs/observability.md).
     """
     from django.apps import apps
     from django.conf import settings
     from fastapi import FastAPI
     from starlette.applications import Starlette
+    from starlette.middleware import Middleware
     from starlette.routing import BaseRoute, Mount
+
+    from regstack_django.hosting.request import RequestContextMiddleware
 
     if static is None:
         static = settings.DEBUG and apps.is_installed("django.contrib.staticfiles")
@@ -78,7 +83,22 @@ def build_site(regstack: Any, django_app: Any, *, static: bool | None = None) ->
         finally:
             await regstack.aclose()
 
-    return Starlette(routes=routes, lifespan=lifespan)
+    watch = _login_watch(regstack, config.api_prefix)
+    context = Middleware(RequestContextMiddleware, on_request=watch)
+    return Starlette(routes=routes, lifespan=lifespan, middleware=[context])
+
+
+def _login_watch(regstack: Any, api_prefix: str) -> Any:
+    """Return the watcher of regstack's login route, or ``None`` (logged) if it has none."""
+    from regstack_django.hosting.login_watch import LoginWatch, find_login_route, logger
+
+    if not find_login_route(regstack.router):
+        logger.warning(
+            "regstack's router has no POST /login route: login_failed will not be sent "
+            "(manage.py check: regstack_django.W045)."
+        )
+        return None
+    return LoginWatch(regstack, api_prefix.rstrip("/") + "/login")
 
 
 def _serve_rate_limits(api: Any, regstack: Any) -> None:

@@ -31,6 +31,11 @@ OUTBOX_RETENTION_SETTING = "REGSTACK_OUTBOX_RETENTION"
 OUTBOX_STALE_AFTER_SETTING = "REGSTACK_OUTBOX_STALE_AFTER"
 OUTBOX_MAX_ATTEMPTS_SETTING = "REGSTACK_OUTBOX_MAX_ATTEMPTS"
 MESSAGE_MAX_AGE_SETTING = "REGSTACK_MESSAGE_MAX_AGE"
+TRUSTED_PROXIES_SETTING = "REGSTACK_TRUSTED_PROXIES"
+REQUEST_ID_HEADER_SETTING = "REGSTACK_REQUEST_ID_HEADER"
+#: Request-context settings (:mod:`regstack_django.hosting.request` parses them, E045/E046).
+CONTEXT_SETTINGS = frozenset({TRUSTED_PROXIES_SETTING, REQUEST_ID_HEADER_SETTING})
+DEFAULT_REQUEST_ID_HEADER = "X-Request-ID"
 
 #: Failed runs of a durable handler before its row is dead, and the largest accepted (E030).
 DEFAULT_MAX_ATTEMPTS = 20
@@ -65,6 +70,8 @@ SETTINGS = (
     WORKER_WAIT_SETTING,
     *SECONDS_SETTINGS,
     OUTBOX_MAX_ATTEMPTS_SETTING,
+    TRUSTED_PROXIES_SETTING,
+    REQUEST_ID_HEADER_SETTING,
 )
 
 
@@ -130,6 +137,16 @@ class Settings:
         """Return ``REGSTACK_HOOKS_WORKER_WAIT``, or its default when invalid (E021 reports it)."""
         value = self.REGSTACK_HOOKS_WORKER_WAIT
         return float(value) if valid_worker_wait(value) else DEFAULT_WORKER_WAIT
+
+    @property
+    def REGSTACK_TRUSTED_PROXIES(self) -> Any:  # noqa: N802
+        """Proxy addresses or networks whose ``X-Forwarded-For`` is believed; default none."""
+        return getattr(settings, TRUSTED_PROXIES_SETTING, ())
+
+    @property
+    def REGSTACK_REQUEST_ID_HEADER(self) -> Any:  # noqa: N802
+        """The header a request id is read from and echoed on; default ``X-Request-ID``."""
+        return getattr(settings, REQUEST_ID_HEADER_SETTING, DEFAULT_REQUEST_ID_HEADER)
 
     def max_attempts(self) -> int:
         """Return ``REGSTACK_OUTBOX_MAX_ATTEMPTS``, or its default when invalid (E030)."""

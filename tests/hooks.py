@@ -78,6 +78,11 @@ def record_background(sender: object, **kwargs: Any) -> None:
     _record("record_background", sender, kwargs)
 
 
+def record_durable(sender: object, **kwargs: Any) -> None:
+    """A second background handler (a durable entry, next to record_background)."""
+    _record("record_durable", sender, kwargs)
+
+
 def raises_in_worker(sender: object, **kwargs: Any) -> None:
     raise RuntimeError("background handler failed")
 

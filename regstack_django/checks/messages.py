@@ -42,6 +42,9 @@ W007 = "regstack_django.W007"
 W009 = "regstack_django.W009"
 E030 = "regstack_django.E030"
 E032 = "regstack_django.E032"
+E045 = "regstack_django.E045"
+E046 = "regstack_django.E046"
+W045 = "regstack_django.W045"
 
 HINTS: dict[str, str] = {
     E001: 'Use a dict such as {{"user_registered": ["myapp.hooks.on_registered"]}}.',
@@ -134,6 +137,19 @@ HINTS: dict[str, str] = {
         "is refused as a possible replay: a finite number > 0 and <= {maximum:g} (default "
         "{default:g}, 3 days). Keep it above the longest time a task may wait in your queue."
     ),
+    E045: (
+        "Set REGSTACK_TRUSTED_PROXIES to a list of your reverse proxies' addresses or "
+        'networks, such as ["10.0.0.0/8", "127.0.0.1"] (default: [], X-Forwarded-For ignored).'
+    ),
+    E046: (
+        'Set REGSTACK_REQUEST_ID_HEADER to a header name such as "X-Request-ID" (the '
+        'default) or "X-Correlation-ID".'
+    ),
+    W045: (
+        "login_failed is read from regstack's answers to POST /login; this regstack's route "
+        "has changed. Pin regstack to a version this regstack_django supports, or upgrade "
+        'regstack_django (docs/observability.md, "Failed sign-ins").'
+    ),
 }
 
 #: E011's hints: an unknown alias, or options the backend itself refuses.
@@ -143,7 +159,7 @@ E011_REFUSED_OPTION = (
     "that backend supports (for 'queue_name', one of its QUEUES; for 'priority', its range)."
 )
 
-WARNINGS = frozenset({W001, W002, W003, W004, W006, W007, W009})
+WARNINGS = frozenset({W001, W002, W003, W004, W006, W007, W009, W045})
 ALL_IDS = frozenset(HINTS)
 
 

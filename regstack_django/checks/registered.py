@@ -20,7 +20,9 @@ from regstack_django.conf import (
     MAX_WORKERS,
     MESSAGE_MAX_AGE_SETTING,
     OUTBOX_MAX_ATTEMPTS_SETTING,
+    REQUEST_ID_HEADER_SETTING,
     SECONDS_SETTINGS,
+    TRUSTED_PROXIES_SETTING,
     WORKER_WAIT_SETTING,
     WORKERS_SETTING,
     conf,
@@ -190,6 +192,36 @@ def check_outbox_settings(
             default=DEFAULT_MAX_ATTEMPTS,
         )
     ]
+
+
+def check_context_settings(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> Iterable[CheckMessage]:
+    """Report the request-context settings (E045, E046) and a changed login route (W045)."""
+    from regstack_django.hosting.login_watch import login_route_problem
+    from regstack_django.hosting.request import parse_proxies, valid_header_name
+
+    if not _includes_this_app(app_configs):
+        return []
+    found = []
+    try:
+        parse_proxies(conf.REGSTACK_TRUSTED_PROXIES)
+    except ValueError as exc:
+        found.append(problem(messages.E045, f"{TRUSTED_PROXIES_SETTING} is invalid: {exc}."))
+    header = conf.REGSTACK_REQUEST_ID_HEADER
+    if not valid_header_name(header):
+        found.append(
+            problem(
+                messages.E046,
+                f"{REQUEST_ID_HEADER_SETTING} must be an HTTP header name, not {header!r}.",
+            )
+        )
+    route = login_route_problem() if conf.regstack_configured else None
+    if route is not None:
+        found.append(
+            problem(messages.W045, f"login_failed may not be sent for every failure: {route}.")
+        )
+    return found
 
 
 def settings_errors() -> list[CheckMessage]:
