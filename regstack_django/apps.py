@@ -24,6 +24,7 @@ class RegstackDjangoConfig(AppConfig):
         """Safe to run more than once: nothing is built or connected twice."""
         from regstack_django.checks.registered import (
             check_hooks_setting,
+            check_opentelemetry_setting,
             check_pool_settings,
             check_receivers,
             check_regstack_settings,
@@ -37,8 +38,12 @@ class RegstackDjangoConfig(AppConfig):
         checks.register(check_receivers)
         checks.register(check_seconds_settings)
         checks.register(check_pool_settings)
+        checks.register(check_opentelemetry_setting)
         # weak=False: a weak connect adds a finalizer on every call, even a repeat.
         setting_changed.connect(_rewire, weak=False, dispatch_uid="regstack_django.rewire")
+        from regstack_django.observability import switch
+
+        switch.refresh()
         try:
             _connect_settings_handlers()
         except ImproperlyConfigured:

@@ -31,6 +31,7 @@ OUTBOX_RETENTION_SETTING = "REGSTACK_OUTBOX_RETENTION"
 OUTBOX_STALE_AFTER_SETTING = "REGSTACK_OUTBOX_STALE_AFTER"
 OUTBOX_MAX_ATTEMPTS_SETTING = "REGSTACK_OUTBOX_MAX_ATTEMPTS"
 MESSAGE_MAX_AGE_SETTING = "REGSTACK_MESSAGE_MAX_AGE"
+OPENTELEMETRY_SETTING = "REGSTACK_OPENTELEMETRY"
 
 #: Failed runs of a durable handler before its row is dead, and the largest accepted (E030).
 DEFAULT_MAX_ATTEMPTS = 20
@@ -65,6 +66,7 @@ SETTINGS = (
     WORKER_WAIT_SETTING,
     *SECONDS_SETTINGS,
     OUTBOX_MAX_ATTEMPTS_SETTING,
+    OPENTELEMETRY_SETTING,
 )
 
 
@@ -120,6 +122,14 @@ class Settings:
     def REGSTACK_HOOKS_WORKER_WAIT(self) -> Any:  # noqa: N802
         """Seconds a fire waits for a free worker before failing its receivers; default 3."""
         return getattr(settings, WORKER_WAIT_SETTING, DEFAULT_WORKER_WAIT)
+
+    @property
+    def REGSTACK_OPENTELEMETRY(self) -> Any:  # noqa: N802
+        """Spans and metrics through OpenTelemetry's API (extra ``otel``); default ``False``.
+
+        Read when the app is ready and when the setting changes, never per fire.
+        """
+        return getattr(settings, OPENTELEMETRY_SETTING, False)
 
     def pool_size(self) -> int:
         """Return ``REGSTACK_HOOKS_WORKERS``, or its default when invalid (E020 reports it)."""

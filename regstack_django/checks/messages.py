@@ -41,6 +41,8 @@ W006 = "regstack_django.W006"
 W007 = "regstack_django.W007"
 E030 = "regstack_django.E030"
 E032 = "regstack_django.E032"
+E040 = "regstack_django.E040"
+E041 = "regstack_django.E041"
 
 HINTS: dict[str, str] = {
     E001: 'Use a dict such as {{"user_registered": ["myapp.hooks.on_registered"]}}.',
@@ -127,6 +129,11 @@ HINTS: dict[str, str] = {
         "Set REGSTACK_MESSAGE_MAX_AGE to the seconds after which a plain background message "
         "is refused as a possible replay: a finite number > 0 and <= {maximum:g} (default "
         "{default:g}, 3 days). Keep it above the longest time a task may wait in your queue."
+    ),
+    E040: "Set REGSTACK_OPENTELEMETRY = True to trace fires and record metrics, or False.",
+    E041: (
+        "Install OpenTelemetry's API: pip install 'regstack-django[otel]' (and an SDK with an "
+        "exporter to see anything), or set REGSTACK_OPENTELEMETRY = False."
     ),
 }
 
