@@ -112,7 +112,8 @@ async def test_a_sign_in_has_a_fire_span_and_receiver_spans_under_the_request(
     assert fire.context.trace_id == trace_id
     # Above it: the request's server span (FastAPI may add spans of its own in between).
     servers = [s for s in _ancestors(telemetry, fire) if s.kind is SpanKind.SERVER]
-    assert servers and "login" in servers[0].name
+    assert servers
+    assert "login" in servers[0].name
     assert _ancestors(telemetry, fire)[-1].context.span_id == caller.get_span_context().span_id
     assert fire.attributes["regstack.event"] == "user_logged_in"
     assert fire.attributes["regstack.failures"] == 1
@@ -165,7 +166,8 @@ async def test_metrics_count_fires_failures_and_durations(
         for p in telemetry.points("regstack.receiver.failures")
         if p.attributes["regstack.receiver"] == broken
     ]
-    assert failures and failures[0].attributes["regstack.outcome"] == "error"
+    assert failures
+    assert failures[0].attributes["regstack.outcome"] == "error"
     durations = {
         p.attributes["regstack.receiver"]: p
         for p in telemetry.points("regstack.receiver.duration")
@@ -194,7 +196,8 @@ async def test_a_timeout_is_counted_and_marks_the_fire(
         for p in telemetry.points("regstack.receiver.timeouts")
         if p.attributes["regstack.receiver"] == path
     ]
-    assert timeouts and timeouts[0].value >= 1
+    assert timeouts
+    assert timeouts[0].value >= 1
 
 
 def test_fire_sync_is_traced_too(telemetry: Telemetry, registry: HookRegistry) -> None:
