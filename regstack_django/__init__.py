@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from regstack_django.context import EventContext
 from regstack_django.events import KNOWN_EVENTS
 from regstack_django.hooks.bridge import attach
 from regstack_django.hosting.instance import get_regstack
 from regstack_django.registry import HookRegistry
 
-__all__ = ["KNOWN_EVENTS", "HookRegistry", "attach", "get_registry", "get_regstack"]
+__all__ = ["KNOWN_EVENTS", "EventContext", "HookRegistry", "attach", "get_registry", "get_regstack"]
 __version__ = "0.1.0"
 
 

@@ -18,6 +18,8 @@ from regstack_django.conf import MESSAGE_MAX_AGE_SETTING, conf
 # A signing salt, not a module path: changing it invalidates every queued message and row.
 SALT: Final = "regstack_django.background.v2"
 _KEYS: Final = frozenset({"handler", "durable", "payload"})
+#: ``meta`` is optional: messages sealed before it existed still open (``Opened.meta`` is ``{}``).
+_KEYS_WITH_META: Final = _KEYS | {"meta"}
 
 
 logger = logging.getLogger("regstack_django")
@@ -38,6 +40,9 @@ class Opened(NamedTuple):
     durable: bool
     payload: dict[str, Any]
     signed_at: int | None
+    #: What travels beside the payload: ``"context"`` (an ``EventContext.as_dict()``),
+    #: ``"trace"`` (the OpenTelemetry carrier). Never a secret: it is signed, not encrypted.
+    meta: dict[str, Any] = {}
 
 
 @cache
@@ -61,15 +66,23 @@ def _forget_signer(*, setting: str, **kwargs: Any) -> None:
 setting_changed.connect(_forget_signer, weak=False, dispatch_uid="regstack_django.envelope")
 
 
-def seal(handler: str, durable: bool, payload: dict[str, Any]) -> str:
-    """Return the signed task argument for one delivery, stamped with the time it is signed."""
-    return _signer().sign_object({"handler": handler, "durable": durable, "payload": payload})
+def seal(
+    handler: str, durable: bool, payload: dict[str, Any], meta: dict[str, Any] | None = None
+) -> str:
+    """Return the signed task argument for one delivery, stamped with the time it is signed.
+
+    ``meta`` (JSON-ready, optional) is signed with it and comes back as ``Opened.meta``.
+    """
+    content: dict[str, Any] = {"handler": handler, "durable": durable, "payload": payload}
+    if meta:
+        content["meta"] = meta
+    return _signer().sign_object(content)
 
 
 def open_envelope(message: object) -> tuple[str, bool, dict[str, Any]]:
     """Return ``(handler, durable, payload)`` of a signed message, or raise UntrustedMessage."""
-    handler, durable, payload, _ = unseal(message)
-    return handler, durable, payload
+    opened = unseal(message)
+    return opened.handler, opened.durable, opened.payload
 
 
 def unseal(message: object) -> Opened:
@@ -95,12 +108,13 @@ def unseal(message: object) -> Opened:
         ) from None
     except Exception:  # signed but undecodable: we never sign such a thing
         raise UntrustedMessage("The task message cannot be decoded: nothing was run.") from None
-    if not isinstance(content, dict) or set(content) != _KEYS:
+    if not isinstance(content, dict) or set(content) not in (_KEYS, _KEYS_WITH_META):
         raise UntrustedMessage("The task message has the wrong shape: nothing was run.")
     handler, durable, payload = content["handler"], content["durable"], content["payload"]
-    if not isinstance(handler, str) or not isinstance(durable, bool):
+    meta = content.get("meta", {})
+    if not isinstance(handler, str) or not isinstance(durable, bool) or not isinstance(meta, dict):
         raise UntrustedMessage("The task message has the wrong shape: nothing was run.")
-    return Opened(handler, durable, payload, signed_at)
+    return Opened(handler, durable, payload, signed_at, meta)
 
 
 def refuse_stale(opened: Opened, now: float | None = None) -> None:

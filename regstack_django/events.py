@@ -32,6 +32,21 @@ KNOWN_EVENTS: Final[frozenset[str]] = frozenset(
     }
 )
 
+#: Events the bridge itself sends, not regstack: connectable like regstack's own
+#: (``@receiver``, ``REGSTACK_HOOKS`` inline, background or durable).
+BRIDGE_EVENTS: Final[frozenset[str]] = frozenset({"login_failed"})
+
+#: Every event ``REGSTACK_HOOKS`` and ``regstack_hooks`` know without a warning.
+HOOKABLE_EVENTS: Final[frozenset[str]] = KNOWN_EVENTS | BRIDGE_EVENTS
+
+#: The reasons ``login_failed`` carries (docs/observability.md, "Failed sign-ins").
+LOGIN_FAILED_REASONS: Final[tuple[str, ...]] = (
+    "invalid_credentials",
+    "locked_out",
+    "not_verified",
+    "inactive",
+)
+
 #: Keyword arguments that carry a live single-use credential. Their values
 #: never reach a log record, and background payloads drop them unless a
 #: handler opts in with ``include_secrets``.
@@ -63,3 +78,12 @@ EVENT_ARGUMENTS: Final[dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
     "oauth_account_unlinked": (("user", "provider"), ()),
     "user_deleted": (("user",), ()),
 }
+
+#: The same for :data:`BRIDGE_EVENTS`. ``context`` is not listed: every event's
+#: receivers get it, and a background message carries it beside the payload.
+BRIDGE_EVENT_ARGUMENTS: Final[dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
+    "login_failed": (("email", "reason"), ()),
+}
+
+#: The arguments of every hookable event (what a background payload is checked against).
+ALL_EVENT_ARGUMENTS: Final = {**EVENT_ARGUMENTS, **BRIDGE_EVENT_ARGUMENTS}

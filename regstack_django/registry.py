@@ -15,6 +15,7 @@ from django.dispatch import Signal
 
 from regstack_django import signals
 from regstack_django.conf import conf
+from regstack_django.context import current_context
 from regstack_django.failures import NAME_ATTRIBUTE, ReceiverFailure, receiver_name
 from regstack_django.hooks import event_ids
 from regstack_django.hooks.dispatch import (
@@ -138,6 +139,8 @@ class HookRegistry:
             return None
         if "sender" in kwargs or "signal" in kwargs:
             raise _reserved_error(event, kwargs)
+        if "context" not in kwargs:
+            kwargs["context"] = current_context()
         token = event_ids.open_fire() if signal in state.background_signals else None
         return Fire(signal, self.sender, event, kwargs), receivers, token
 
@@ -197,16 +200,23 @@ def _raise_if_loud(event: str, failures: list[ReceiverFailure]) -> None:
 
 
 def _kwargs_only(handler: Handler) -> Callable[..., Any]:
-    """Return a Django receiver that calls a regstack-style (``**kwargs`` only) handler."""
+    """Return a Django receiver that calls a regstack-style (``**kwargs`` only) handler.
+
+    It drops ``context``: regstack's handlers get exactly regstack's arguments.
+    """
     receiver: Callable[..., Any]
     if iscoroutinefunction(handler):
 
-        async def receiver(sender: object, signal: object = None, **kwargs: Any) -> None:
+        async def receiver(
+            sender: object, signal: object = None, context: object = None, **kwargs: Any
+        ) -> None:
             await handler(**kwargs)
 
     else:
 
-        def receiver(sender: object, signal: object = None, **kwargs: Any) -> None:
+        def receiver(
+            sender: object, signal: object = None, context: object = None, **kwargs: Any
+        ) -> None:
             handler(**kwargs)
 
     setattr(receiver, NAME_ATTRIBUTE, receiver_name(handler))

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any, Final
 
-from regstack_django.events import EVENT_ARGUMENTS, SECRET_KWARGS
+from regstack_django.events import ALL_EVENT_ARGUMENTS, EVENT_ARGUMENTS, SECRET_KWARGS
 
 PAYLOAD_VERSION: Final = 2
 #: Versions :func:`decode` reads (a version-1 payload has no ``event_id``).
@@ -193,9 +193,9 @@ def _key_problem(what: str, keys: set[str], expected: frozenset[str]) -> str:
 
 def _check_arguments(event: str, names: set[str], include_secrets: bool) -> None:
     """Raise PayloadError unless a known event's kwargs are those regstack passes."""
-    if event not in EVENT_ARGUMENTS:
+    if event not in ALL_EVENT_ARGUMENTS:
         return  # a custom event: the project decides what it carries
-    required, optional = EVENT_ARGUMENTS[event]
+    required, optional = ALL_EVENT_ARGUMENTS[event]
     secrets = SECRET_KWARGS if include_secrets else frozenset()
     must = {n for n in required if n not in SECRET_KWARGS or include_secrets}
     may = {*required, *optional} - (SECRET_KWARGS - secrets)

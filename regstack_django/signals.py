@@ -93,6 +93,13 @@ oauth_account_unlinked = Signal()
 # Arguments: user
 user_deleted = Signal()
 
+# Sent by the bridge (not regstack) for each failed password sign-in through
+# regstack's POST /login: wrong password or unknown address, a locked-out
+# address, an unverified or a disabled account. Never carries the password.
+# Arguments: email (normalised), reason ("invalid_credentials", "locked_out",
+# "not_verified", "inactive"), context
+login_failed = Signal()
+
 # Sent once for each receiver that raised or timed out, after the event's
 # receivers have all run. Never carries the event's arguments.
 # Arguments: event (name), receiver (dotted name), exception
@@ -121,9 +128,13 @@ _KNOWN_SIGNALS: dict[str, Signal] = {
     "user_deleted": user_deleted,
 }
 
+#: Events the bridge sends itself (``events.BRIDGE_EVENTS``).
+_BRIDGE_SIGNALS: dict[str, Signal] = {"login_failed": login_failed}
+_KNOWN_SIGNALS_AND_BRIDGE: dict[str, Signal] = {**_KNOWN_SIGNALS, **_BRIDGE_SIGNALS}
+
 _custom_signals: dict[str, Signal] = {}
 _custom_lock = threading.Lock()
-_names: dict[Signal, str] = {signal: name for name, signal in _KNOWN_SIGNALS.items()}
+_names: dict[Signal, str] = {signal: name for name, signal in _KNOWN_SIGNALS_AND_BRIDGE.items()}
 
 
 def signal_for(event: str) -> Signal:
@@ -132,7 +143,7 @@ def signal_for(event: str) -> Signal:
     A custom name gets one Signal on first use and the same object ever after,
     also when two threads ask at once; only that first use takes the lock.
     """
-    signal = _KNOWN_SIGNALS.get(event) or _custom_signals.get(event)
+    signal = _KNOWN_SIGNALS_AND_BRIDGE.get(event) or _custom_signals.get(event)
     if signal is not None:
         return signal
     if not isinstance(event, str) or not event:
@@ -167,6 +178,7 @@ __all__ = [
     *sorted(_KNOWN_SIGNALS),
     "custom_events",
     "event_name",
+    "login_failed",
     "receiver_failed",
     "signal_for",
 ]

@@ -16,6 +16,7 @@ from django.core.signals import setting_changed
 
 from regstack_django.background import outbox
 from regstack_django.background.tasks_compat import as_task
+from regstack_django.context import EventContext
 from regstack_django.envelope import UntrustedMessage, refuse_stale, unseal
 from regstack_django.failures import loggable, logger
 from regstack_django.hooks.entries import HandlerSpec, parse_hooks_setting
@@ -71,6 +72,16 @@ def _message(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> object:
     )
 
 
+def _context(meta: Mapping[str, Any]) -> EventContext | None:
+    """Return the request context the message carries (``None``: fired outside a request)."""
+    if "context" not in meta:
+        return None
+    try:
+        return EventContext.from_dict(meta["context"])
+    except ValueError as exc:
+        raise PayloadError(f"The message's context is not one this app wrote: {exc}") from None
+
+
 # A Task where a Tasks framework is installed: workers import the stored path and
 # require a Task there, so the name itself must be the Task (``deliver.func`` is the
 # function). Without a framework it stays the function, and E010 refuses every
@@ -85,11 +96,13 @@ def deliver(*args: Any, **kwargs: Any) -> None:
     message = _message(args, kwargs)
     durable: bool | None = None  # unknown until the message opens
     try:
-        handler, durable, payload, _ = opened = unseal(message)
+        opened = unseal(message)
+        handler, durable, payload = opened.handler, opened.durable, opened.payload
         refuse_stale(opened)  # a plain message past REGSTACK_MESSAGE_MAX_AGE: a replay
         event_name = payload.get("event") if isinstance(payload, Mapping) else None
         spec = configured_entry(event_name, handler)
         event, event_id, sender, arguments = decode(payload, include_secrets=spec.include_secrets)
+        context = _context(opened.meta)
     except (UntrustedMessage, PayloadError) as exc:
         if isinstance(exc, UntrustedMessage):  # once per refused message, with its fix
             logger.error("regstack worker: refused a task: %s", exc)
@@ -104,6 +117,8 @@ def deliver(*args: Any, **kwargs: Any) -> None:
     func = spec.handler
     call = async_to_sync(func) if spec.is_async else func
     try:
+        if "context" not in arguments:
+            arguments["context"] = context
         call(signal=signal_for(event), sender=sender, event_id=the_id, **arguments)
     except Exception as exc:
         if durable and the_id is not None:

@@ -21,6 +21,7 @@ from regstack_django.background import outbox
 from regstack_django.background.overrun import Overrun
 from regstack_django.background.tasks_compat import TASK_OPTIONS, chosen_options
 from regstack_django.conf import ENQUEUE_TIMEOUT_SETTING, conf
+from regstack_django.context import EventContext
 from regstack_django.envelope import seal
 from regstack_django.failures import NAME_ATTRIBUTE, logger
 from regstack_django.hooks import event_ids
@@ -160,10 +161,14 @@ def background_receiver(spec: HandlerSpec) -> Callable[..., Any]:
 
     async def receiver(signal: object, sender: object, **kwargs: Any) -> None:
         event_id = event_ids.current()
+        context = kwargs.get("context")
+        if context is None or isinstance(context, EventContext):
+            kwargs.pop("context", None)  # it travels beside the payload, in the message's meta
         payload = encode(
             spec.event, sender, kwargs, include_secrets=spec.include_secrets, event_id=event_id
         )
-        message = seal(spec.path, spec.durable, payload)
+        meta = {"context": context.as_dict()} if isinstance(context, EventContext) else None
+        message = seal(spec.path, spec.durable, payload, meta)
         if caller_thread_context():
             await in_caller_thread(event_id, message, kwargs)
         else:

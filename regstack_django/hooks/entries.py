@@ -18,7 +18,7 @@ from django.core.checks import CheckMessage
 from regstack_django.checks import messages
 from regstack_django.checks.messages import problem
 from regstack_django.conf import HOOKS_SETTING, RAISE_ERRORS_SETTING, conf
-from regstack_django.events import KNOWN_EVENTS
+from regstack_django.events import HOOKABLE_EVENTS
 from regstack_django.hooks.dotted_paths import import_target
 from regstack_django.hooks.options import applicability_problems, type_problems
 from regstack_django.hooks.signatures import signature_problem
@@ -94,7 +94,7 @@ def parse_hooks_setting() -> ParsedHooks:
                 )
             )
             continue
-        if event not in KNOWN_EVENTS:
+        if event not in HOOKABLE_EVENTS:
             parsed.problems.append(_unknown_event(event))
         if not isinstance(entries, list | tuple):
             parsed.problems.append(
@@ -126,7 +126,7 @@ def parse_hooks_setting() -> ParsedHooks:
 
 
 def _unknown_event(event: str) -> CheckMessage:
-    close = difflib.get_close_matches(event, sorted(KNOWN_EVENTS), n=1)
+    close = difflib.get_close_matches(event, sorted(HOOKABLE_EVENTS), n=1)
     suggestion = (
         f"Did you mean {close[0]!r}?"
         if close

@@ -13,7 +13,7 @@ from typing import Any, Literal, NamedTuple, TypedDict
 from asgiref.sync import iscoroutinefunction
 from django.dispatch import Signal
 
-from regstack_django.events import KNOWN_EVENTS
+from regstack_django.events import BRIDGE_EVENTS, HOOKABLE_EVENTS, KNOWN_EVENTS
 from regstack_django.failures import receiver_name
 from regstack_django.hooks.wiring import settings_connections
 from regstack_django.registry import SOURCE_ATTRIBUTE
@@ -78,9 +78,9 @@ def from_registry_on(receiver: Callable[..., Any]) -> bool:
 
 
 def listed_events() -> list[str]:
-    """Return the known events, then the custom events that have a receiver, each sorted."""
-    custom = sorted(e for e in custom_events() - KNOWN_EVENTS if has_receivers(signal_for(e)))
-    return sorted(KNOWN_EVENTS) + custom
+    """Return regstack's events, the bridge's, then custom ones with a receiver, each sorted."""
+    custom = sorted(e for e in custom_events() - HOOKABLE_EVENTS if has_receivers(signal_for(e)))
+    return sorted(KNOWN_EVENTS) + sorted(BRIDGE_EVENTS) + custom
 
 
 def event_rows(events: list[str]) -> list[EventRow]:

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from regstack_django.events import KNOWN_EVENTS
+from regstack_django.events import HOOKABLE_EVENTS
 from regstack_django.registry import fire_observers
 
 __all__ = ["CapturedEvent", "CapturedEvents", "capture_events", "muted"]
@@ -55,8 +55,8 @@ def _names(events: tuple[str, ...], helper: str, custom: bool) -> frozenset[str]
                 f"{helper}() takes event names (str), not {event!r}; "
                 f"for example {helper}('user_registered')."
             )
-        if not custom and event not in KNOWN_EVENTS:
-            close = difflib.get_close_matches(event, sorted(KNOWN_EVENTS), n=1)
+        if not custom and event not in HOOKABLE_EVENTS:
+            close = difflib.get_close_matches(event, sorted(HOOKABLE_EVENTS), n=1)
             suggestion = f"did you mean {close[0]!r}? " if close else ""
             raise ValueError(
                 f"{helper}({event!r}): regstack fires no event {event!r}; {suggestion}"

@@ -102,8 +102,22 @@ def test_each_module_imports_first_in_a_fresh_interpreter(module: str) -> None:
 
 #: Every path README.md and docs/ give users (LAYOUT.md, "What must not move").
 PUBLIC = {
-    "regstack_django": ["attach", "get_regstack", "get_registry", "HookRegistry", "KNOWN_EVENTS"],
-    "regstack_django.signals": ["signal_for", "event_name", "receiver_failed", "user_registered"],
+    "regstack_django": [
+        "attach",
+        "get_regstack",
+        "get_registry",
+        "HookRegistry",
+        "KNOWN_EVENTS",
+        "EventContext",
+    ],
+    "regstack_django.context": ["EventContext", "current_context"],
+    "regstack_django.signals": [
+        "signal_for",
+        "event_name",
+        "receiver_failed",
+        "user_registered",
+        "login_failed",
+    ],
     "regstack_django.asgi": ["get_asgi_application", "build_site"],
     "regstack_django.testing": ["capture_events", "muted"],
     "regstack_django.testing.plugin": [],

@@ -33,7 +33,9 @@ def test_fire_sync_runs_sync_receivers_inline_in_connection_order(registry: Hook
     assert seen == [("first", me), ("second", me)]
 
 
-def test_receivers_get_exactly_the_kwargs_plus_signal_and_sender(registry: HookRegistry) -> None:
+def test_receivers_get_the_kwargs_plus_signal_sender_and_context(
+    registry: HookRegistry,
+) -> None:
     got: list[dict[str, Any]] = []
 
     def receiver(**kwargs: Any) -> None:
@@ -48,6 +50,7 @@ def test_receivers_get_exactly_the_kwargs_plus_signal_and_sender(registry: HookR
             "user": "u",
             "url": "U",
             "url_without_token": "R",
+            "context": None,  # the bridge's: fired outside a request
         }
     ]
 

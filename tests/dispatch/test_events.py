@@ -31,8 +31,8 @@ def test_each_known_event_has_a_module_level_signal(event: str) -> None:
 
 def test_the_module_level_signals_are_exactly_the_known_events() -> None:
     declared = {name for name, value in vars(signals).items() if isinstance(value, Signal)}
-    assert declared - {"receiver_failed"} == KNOWN_EVENTS
-    helpers = {"custom_events", "event_name", "receiver_failed", "signal_for"}
+    assert declared - {"receiver_failed", "login_failed"} == KNOWN_EVENTS
+    helpers = {"custom_events", "event_name", "login_failed", "receiver_failed", "signal_for"}
     assert set(signals.__all__) == KNOWN_EVENTS | helpers
 
 
@@ -51,6 +51,13 @@ def test_every_event_documents_its_arguments_in_the_signals_module() -> None:
         block = source.split(f"\n{event} = Signal()")[0].rsplit("\n\n", 1)[-1]
         for argument in (*required, *optional):
             assert argument in block, f"{event}: {argument} missing from its comment"
+
+
+def test_login_failed_is_the_bridges_event_not_regstacks() -> None:
+    assert "login_failed" not in KNOWN_EVENTS
+    assert signals.signal_for("login_failed") is signals.login_failed
+    assert signals.event_name(signals.login_failed) == "login_failed"
+    assert "login_failed" not in signals.custom_events()
 
 
 def test_event_name_is_the_inverse_of_signal_for() -> None:

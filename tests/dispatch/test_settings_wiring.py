@@ -53,7 +53,7 @@ def _valid_setting_still_works() -> None:
     assert calls() == [], "the refused setting left a handler connected"
     with hooked({"user_registered": ["tests.hooks.record_sync"]}):
         registry.fire_sync("user_registered", user=USER)
-    assert calls() == [("record_sync", {"sender": registry, "user": USER})]
+    assert calls() == [("record_sync", {"sender": registry, "user": USER, "context": None})]
     hooks.reset()
 
 
@@ -80,7 +80,7 @@ def test_sync_handler_from_setting_runs_on_fire_sync_until_override_exits(
 ) -> None:
     with hooked({"user_registered": ["tests.hooks.record_sync"]}):
         registry.fire_sync("user_registered", user=USER)
-    assert calls() == [("record_sync", {"sender": registry, "user": USER})]
+    assert calls() == [("record_sync", {"sender": registry, "user": USER, "context": None})]
 
     registry.fire_sync("user_registered", user=USER)
     assert len(calls()) == 1
@@ -91,7 +91,7 @@ async def test_sync_handler_from_setting_runs_on_await_fire_until_override_exits
 ) -> None:
     with hooked({"user_registered": ["tests.hooks.record_sync"]}):
         await registry.fire("user_registered", user=USER)
-    assert calls() == [("record_sync", {"sender": registry, "user": USER})]
+    assert calls() == [("record_sync", {"sender": registry, "user": USER, "context": None})]
 
     await registry.fire("user_registered", user=USER)
     assert len(calls()) == 1
@@ -102,7 +102,7 @@ def test_async_handler_from_setting_runs_on_fire_sync_until_override_exits(
 ) -> None:
     with hooked({"user_registered": ["tests.hooks.record_async"]}):
         registry.fire_sync("user_registered", user=USER)
-    assert calls() == [("record_async", {"sender": registry, "user": USER})]
+    assert calls() == [("record_async", {"sender": registry, "user": USER, "context": None})]
 
     registry.fire_sync("user_registered", user=USER)
     assert len(calls()) == 1
@@ -113,7 +113,7 @@ async def test_async_handler_from_setting_runs_on_await_fire_until_override_exit
 ) -> None:
     with hooked({"user_registered": ["tests.hooks.record_async"]}):
         await registry.fire("user_registered", user=USER)
-    assert calls() == [("record_async", {"sender": registry, "user": USER})]
+    assert calls() == [("record_async", {"sender": registry, "user": USER, "context": None})]
 
     await registry.fire("user_registered", user=USER)
     assert len(calls()) == 1
@@ -122,13 +122,13 @@ async def test_async_handler_from_setting_runs_on_await_fire_until_override_exit
 def test_dict_entry_with_handler_key_connects(registry: HookRegistry) -> None:
     with hooked({"user_registered": [{"handler": "tests.hooks.record_sync"}]}):
         registry.fire_sync("user_registered", user=USER)
-    assert calls() == [("record_sync", {"sender": registry, "user": USER})]
+    assert calls() == [("record_sync", {"sender": registry, "user": USER, "context": None})]
 
 
 def test_callable_instance_connects(registry: HookRegistry) -> None:
     with hooked({"user_registered": ["tests.hooks.callable_instance"]}):
         registry.fire_sync("user_registered", user=USER)
-    assert calls() == [("CallableHandler", {"sender": registry, "user": USER})]
+    assert calls() == [("CallableHandler", {"sender": registry, "user": USER, "context": None})]
 
 
 def test_handler_requiring_user_is_fine_on_an_event_that_carries_user(
@@ -136,7 +136,7 @@ def test_handler_requiring_user_is_fine_on_an_event_that_carries_user(
 ) -> None:
     with hooked({"user_registered": ["tests.hooks.record_with_user"]}):
         registry.fire_sync("user_registered", user=USER)
-    assert calls() == [("record_with_user", {"sender": registry, "user": USER})]
+    assert calls() == [("record_with_user", {"sender": registry, "user": USER, "context": None})]
 
 
 def test_setting_handler_runs_only_for_its_own_event(registry: HookRegistry) -> None:
@@ -149,7 +149,7 @@ def test_unknown_event_name_only_warns_so_it_connects_and_fires(registry: HookRe
     with hooked({"user_registred": ["tests.hooks.record_sync"]}):
         registry.fire_sync("user_registred", user=USER)
         registry.fire_sync("user_registered", user=USER)
-    assert calls() == [("record_sync", {"sender": registry, "user": USER})]
+    assert calls() == [("record_sync", {"sender": registry, "user": USER, "context": None})]
 
 
 # -- ready() again ------------------------------------------------------------------------------
@@ -180,7 +180,7 @@ def test_running_ready_after_the_override_exits_connects_nothing(registry: HookR
 async def test_async_handler_within_its_timeout_runs(registry: HookRegistry) -> None:
     with hooked({"user_registered": [{"handler": "tests.hooks.record_async", "timeout": 5}]}):
         await registry.fire("user_registered", user=USER)
-    assert calls() == [("record_async", {"sender": registry, "user": USER})]
+    assert calls() == [("record_async", {"sender": registry, "user": USER, "context": None})]
 
 
 async def test_timeout_cancels_a_slow_handler_reports_it_and_never_holds_up_the_others(
@@ -198,7 +198,7 @@ async def test_timeout_cancels_a_slow_handler_reports_it_and_never_holds_up_the_
         elapsed = time.monotonic() - start
 
     assert elapsed < 1.5
-    assert calls() == [("record_async", {"sender": registry, "user": USER})]
+    assert calls() == [("record_async", {"sender": registry, "user": USER, "context": None})]
     [record] = bridge_errors(caplog)
     assert "tests.hooks.slow_async" in record.getMessage()
     assert "'user_registered'" in record.getMessage()
@@ -346,7 +346,7 @@ def test_valid_entry_next_to_an_invalid_one_stays_connected_while_startup_raises
         with pytest.raises(ImproperlyConfigured, match="recrod_sync"):
             apps.get_app_config("regstack_django").ready()
         registry.fire_sync("user_registered", user=USER)
-    assert calls() == [("record_sync", {"sender": registry, "user": USER})]
+    assert calls() == [("record_sync", {"sender": registry, "user": USER, "context": None})]
 
 
 def test_ready_leaves_reporting_to_the_check_command(

@@ -13,7 +13,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from regstack_django.checks.messages import as_text
 from regstack_django.checks.registered import regstack_problems, settings_errors
-from regstack_django.events import KNOWN_EVENTS
+from regstack_django.events import HOOKABLE_EVENTS
 from regstack_django.hooks.introspect import EventRow, event_rows, listed_events
 from regstack_django.hooks.wiring import invalid_settings_message
 from regstack_django.signals import custom_events
@@ -80,7 +80,7 @@ class Command(BaseCommand):
     def _selected(self, names: list[str]) -> list[str]:
         if not names:
             return listed_events()
-        available = KNOWN_EVENTS | custom_events()
+        available = HOOKABLE_EVENTS | custom_events()
         for name in names:
             if name not in available:
                 close = difflib.get_close_matches(name, sorted(available), n=1)
