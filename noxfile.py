@@ -113,7 +113,10 @@ def tests(session: nox.Session, django: str, database: str) -> None:
 def lint(session: nox.Session) -> None:
     """ruff (lint + format) and mypy strict with django-stubs on regstack_django/."""
     session.install(
-        "-e", ".[regstack,tasks,otel]", _django("5.2"), *nox.project.dependency_groups(PYPROJECT, "lint")
+        "-e",
+        ".[regstack,tasks,otel]",
+        _django("5.2"),
+        *nox.project.dependency_groups(PYPROJECT, "lint"),
     )
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
