@@ -43,6 +43,8 @@ class RegstackDjangoConfig(AppConfig):
         setting_changed.connect(_rewire, weak=False, dispatch_uid="regstack_django.rewire")
         from regstack_django.observability import switch
 
+        if _observe_outbox not in switch.when_on:
+            switch.when_on.append(_observe_outbox)
         switch.refresh()
         try:
             _connect_settings_handlers()
@@ -59,6 +61,13 @@ _REPORTING_COMMANDS = frozenset({"check", "regstack_hooks"})
 def _running_check_command() -> bool:
     """Whether this process is 'manage.py check' or 'manage.py regstack_hooks'."""
     return len(sys.argv) > 1 and sys.argv[1] in _REPORTING_COMMANDS
+
+
+def _observe_outbox() -> None:
+    """Register the outbox gauges (once) when tracing is on."""
+    from regstack_django.observability import meters
+
+    meters.observe_outbox()
 
 
 def _rewire(*, setting: str, **kwargs: Any) -> None:

@@ -10,11 +10,13 @@ from collections.abc import Callable, Iterable
 from typing import Final
 
 from django.db import DatabaseError, connection
+from django.db.models import QuerySet
 from django.utils import timezone
 from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, Observation
 
 from regstack_django.failures import ReceiverTimeout, WorkerUnavailable
+from regstack_django.models import OutboxEvent
 
 logger = logging.getLogger("regstack_django")
 
@@ -103,22 +105,21 @@ def _safely(
     return callback
 
 
-def _pending() -> float | None:
-    from regstack_django.background import health
+# The rows background/health.py counts (not imported: it reaches the worker, which reaches us).
+def _undelivered() -> QuerySet[OutboxEvent]:
+    return OutboxEvent.objects.filter(delivered_at__isnull=True, dead_at__isnull=True)
 
-    return health.undelivered().count()
+
+def _pending() -> float | None:
+    return _undelivered().count()
 
 
 def _dead() -> float | None:
-    from regstack_django.background import health
-
-    return health.dead().count()
+    return OutboxEvent.objects.filter(delivered_at__isnull=True, dead_at__isnull=False).count()
 
 
 def _oldest() -> float | None:
-    from regstack_django.background import health
-
-    first = health.undelivered().order_by("created_at").values_list("created_at", flat=True)[:1]
+    first = _undelivered().order_by("created_at").values_list("created_at", flat=True)[:1]
     for created in first:
         return max((timezone.now() - created).total_seconds(), 0.0)
     return 0.0

@@ -6,6 +6,7 @@ Off, a fire pays one attribute check; on, :mod:`.tracing` (it imports OpenTeleme
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 from typing import Any
 
 from django.core.signals import setting_changed
@@ -14,6 +15,9 @@ from regstack_django.conf import OPENTELEMETRY_SETTING, conf
 
 #: True when ``REGSTACK_OPENTELEMETRY`` is True and OpenTelemetry's API is installed.
 on = False
+
+#: Called each time tracing is turned on (the app adds the outbox gauges' registration).
+when_on: list[Callable[[], None]] = []
 
 
 def installed() -> bool:
@@ -29,9 +33,8 @@ def refresh() -> None:
     global on
     wanted = conf.REGSTACK_OPENTELEMETRY is True and installed()
     if wanted:
-        from regstack_django.observability import meters
-
-        meters.observe_outbox()
+        for call in when_on:
+            call()
     on = wanted
 
 

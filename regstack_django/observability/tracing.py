@@ -1,30 +1,23 @@
-"""Spans around one fire, each of its receivers, and a background delivery; never a value.
+"""Spans around one fire and each of its receivers; failures as events, never a value.
 
 Imported only when :data:`.switch.on` is set: OpenTelemetry is an optional extra.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Final
 
-from opentelemetry import trace
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode
-from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from opentelemetry.trace import Span, Status, StatusCode
 
 from regstack_django.failures import NAME_ATTRIBUTE, receiver_name
 from regstack_django.hooks import dispatch
 from regstack_django.hooks.dispatch import Fire, LiveReceivers, Receiver
 from regstack_django.hooks.timeouts import TIMEOUT_ATTRIBUTE
 from regstack_django.observability import meters
+from regstack_django.observability.spans import receiver_span, span_attributes, tracer, type_name
 from regstack_django.pool.overflow import MUST_RUN_ATTRIBUTE
-
-tracer = trace.get_tracer("regstack_django")
-
-#: W3C trace context only: baggage (which may hold anything) never crosses the queue.
-_propagator: Final = TraceContextTextMapPropagator()
 
 #: What the dispatch loop reads on a receiver; a traced receiver keeps them.
 _KEPT: Final = (TIMEOUT_ATTRIBUTE, MUST_RUN_ATTRIBUTE)
@@ -69,7 +62,7 @@ def _finish(span: Span, fire: Fire) -> None:
             {
                 "regstack.receiver": failure.receiver,
                 "regstack.outcome": outcome,
-                "error.type": _type_name(failure.exception),
+                "error.type": type_name(failure.exception),
             },
         )
     span.set_attribute("regstack.failures", len(fire.failures))
@@ -84,16 +77,12 @@ def _traced(event: str, receivers: LiveReceivers) -> LiveReceivers:
     )
 
 
-def _span_attributes(event: str, name: str, mode: str) -> dict[str, str]:
-    return {"regstack.event": event, "regstack.receiver": name, "regstack.mode": mode}
-
-
 def _traced_sync(event: str, receiver: Receiver) -> Receiver:
     name = receiver_name(receiver)
-    attributes = _span_attributes(event, name, "sync")
+    attributes = span_attributes(event, name, "sync")
 
     def traced(**named: Any) -> None:
-        with _receiver_span(f"regstack.receiver {name}", attributes) as ended:
+        with receiver_span(f"regstack.receiver {name}", attributes) as ended:
             try:
                 receiver(**named)
             except BaseException as exc:
@@ -105,10 +94,10 @@ def _traced_sync(event: str, receiver: Receiver) -> Receiver:
 
 def _traced_async(event: str, receiver: Receiver) -> Receiver:
     name = receiver_name(receiver)
-    attributes = _span_attributes(event, name, "async")
+    attributes = span_attributes(event, name, "async")
 
     async def traced(**named: Any) -> None:
-        with _receiver_span(f"regstack.receiver {name}", attributes) as ended:
+        with receiver_span(f"regstack.receiver {name}", attributes) as ended:
             try:
                 await receiver(**named)
             except BaseException as exc:
@@ -124,61 +113,3 @@ def _keep_marks(traced: Receiver, receiver: Receiver, name: str) -> Receiver:
         if hasattr(receiver, attribute):
             setattr(traced, attribute, getattr(receiver, attribute))
     return traced
-
-
-@contextmanager
-def _receiver_span(
-    span_name: str,
-    attributes: dict[str, str],
-    parent: Any = None,
-    kind: SpanKind = SpanKind.INTERNAL,
-) -> Iterator[Callable[[BaseException], None]]:
-    """One receiver's span; the caller reports its exception through the yielded function."""
-    failed: list[BaseException] = []
-    started = time.perf_counter()
-    with tracer.start_as_current_span(
-        span_name,
-        context=parent,
-        kind=kind,
-        attributes=attributes,
-        record_exception=False,  # an exception's text may quote an argument
-        set_status_on_exception=False,
-    ) as span:
-        try:
-            yield failed.append
-        finally:
-            outcome = meters.outcome_of(failed[0]) if failed else "ok"
-            span.set_attribute("regstack.outcome", outcome)
-            if failed:
-                span.set_attribute("error.type", _type_name(failed[0]))
-                span.set_status(Status(StatusCode.ERROR, outcome))
-            took = time.perf_counter() - started
-            meters.duration.record(took, {**attributes, "regstack.outcome": outcome})
-
-
-def _type_name(exc: BaseException) -> str:
-    cls = type(exc)
-    return f"{cls.__module__}.{cls.__qualname__}"
-
-
-def carrier() -> dict[str, str]:
-    """Return the current trace context as W3C headers, for a background message."""
-    found: dict[str, str] = {}
-    _propagator.inject(found)
-    return found
-
-
-@contextmanager
-def delivery_span(
-    event: str, handler: str, carried: object
-) -> Iterator[Callable[[BaseException], None]]:
-    """The worker's span for one background handler, in the trace of the fire that queued it."""
-    parent = None
-    if isinstance(carried, Mapping) and all(
-        isinstance(k, str) and isinstance(v, str) for k, v in carried.items()
-    ):
-        parent = _propagator.extract(carried)
-    attributes = _span_attributes(event, handler, "background")
-    span_name = f"regstack.deliver {handler}"
-    with _receiver_span(span_name, attributes, parent, SpanKind.CONSUMER) as ended:
-        yield ended

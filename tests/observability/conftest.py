@@ -1,24 +1,21 @@
-"""One OpenTelemetry SDK per test process (a global can be set once), in-memory exporters."""
+"""One OpenTelemetry SDK per test process (a global can be set once), in-memory exporters.
+
+Tests that use it skip where the SDK is not installed (the "otel" dependency group).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from django.test import override_settings
 
-pytest.importorskip("opentelemetry.sdk")
-
-from opentelemetry import metrics, trace
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
-    InMemorySpanExporter,
-)
+if TYPE_CHECKING:
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import ReadableSpan
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 
 @dataclass
@@ -52,6 +49,14 @@ _installed: Telemetry | None = None
 @pytest.fixture(scope="session")
 def _sdk() -> Telemetry:
     global _installed
+    pytest.importorskip("opentelemetry.sdk")
+    from opentelemetry import metrics, trace
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
     if _installed is None:
         exporter = InMemorySpanExporter()
         provider = TracerProvider()

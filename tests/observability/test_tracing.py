@@ -13,6 +13,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+
+pytest.importorskip("opentelemetry.sdk")
+
 from django.test import override_settings
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, StatusCode
@@ -229,3 +232,36 @@ def test_off_no_span_and_the_flag_follows_the_setting(
     finally:
         signals.user_logged_out.disconnect(on_login)
     assert telemetry.named("regstack.") == []
+
+
+@pytest.mark.django_db
+def test_the_outbox_gauges_read_pending_dead_and_the_oldest_age(telemetry: Telemetry) -> None:
+    import datetime
+    import uuid
+
+    from django.utils import timezone
+
+    from regstack_django.models import OutboxEvent
+
+    now = timezone.now()
+    rows = [
+        OutboxEvent(event_id=uuid.uuid4(), event="e", handler="h", message="m", created_at=now),
+        OutboxEvent(
+            event_id=uuid.uuid4(),
+            event="e",
+            handler="h",
+            message="m",
+            created_at=now - datetime.timedelta(seconds=120),
+        ),
+        OutboxEvent(event_id=uuid.uuid4(), event="e", handler="h", message="m", dead_at=now),
+        OutboxEvent(event_id=uuid.uuid4(), event="e", handler="h", message="m", delivered_at=now),
+    ]
+    OutboxEvent.objects.bulk_create(rows)
+
+    def gauge(name: str) -> float:
+        (point,) = telemetry.points(name)
+        return float(point.value)
+
+    assert gauge("regstack.outbox.pending") == 2
+    assert gauge("regstack.outbox.dead") == 1
+    assert 120 <= gauge("regstack.outbox.oldest_age") < 180
