@@ -60,6 +60,9 @@ STREAMS = [
 # A smoke of every benchmark command the README lists (a few rounds, no doc), each on one
 # leg: the ones Django 5.2 runs on the oldest leg (~1-2 minutes), the scale-out two
 # (Redis, Celery, Django 6.1) on the scale-out leg.
+# The leg with OpenTelemetry's SDK ("otel" group): tests/observability runs there (elsewhere it
+# skips), and so does the benchmark smoke that includes benchmarks/otel.py.
+OTEL_LEG = ("3.11", "5.2")
 BENCHMARK_SMOKE = "tests/benchmarks/test_smoke.py"
 BENCHMARK_SMOKE_LEGS = {
     ("3.11", "5.2"): f"{BENCHMARK_SMOKE}::test_benchmark_smoke",
@@ -98,6 +101,7 @@ def tests(session: nox.Session, django: str, database: str) -> None:
     extras = "regstack,tasks" if django.startswith("5.") else "regstack"
     groups = ["test"] if django.startswith("5.") else ["test", "scaleout"]
     groups += ["postgres"] if leg in POSTGRES_GROUP else []
+    groups += ["otel"] if leg == OTEL_LEG else []
     session.install(
         "-e", f".[{extras}]", _django(django), *nox.project.dependency_groups(PYPROJECT, *groups)
     )
@@ -117,7 +121,10 @@ def tests(session: nox.Session, django: str, database: str) -> None:
 def lint(session: nox.Session) -> None:
     """ruff (lint + format) and mypy strict with django-stubs on regstack_django/."""
     session.install(
-        "-e", ".[regstack,tasks]", _django("5.2"), *nox.project.dependency_groups(PYPROJECT, "lint")
+        "-e",
+        ".[regstack,tasks,otel]",
+        _django("5.2"),
+        *nox.project.dependency_groups(PYPROJECT, "lint"),
     )
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")

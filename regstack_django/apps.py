@@ -25,6 +25,7 @@ class RegstackDjangoConfig(AppConfig):
         from regstack_django.checks.registered import (
             check_context_settings,
             check_hooks_setting,
+            check_opentelemetry_setting,
             check_pool_settings,
             check_receivers,
             check_regstack_settings,
@@ -39,8 +40,14 @@ class RegstackDjangoConfig(AppConfig):
         checks.register(check_seconds_settings)
         checks.register(check_pool_settings)
         checks.register(check_context_settings)
+        checks.register(check_opentelemetry_setting)
         # weak=False: a weak connect adds a finalizer on every call, even a repeat.
         setting_changed.connect(_rewire, weak=False, dispatch_uid="regstack_django.rewire")
+        from regstack_django.observability import switch
+
+        if _observe_outbox not in switch.when_on:
+            switch.when_on.append(_observe_outbox)
+        switch.refresh()
         try:
             _connect_settings_handlers()
         except ImproperlyConfigured:
@@ -56,6 +63,13 @@ _REPORTING_COMMANDS = frozenset({"check", "regstack_hooks"})
 def _running_check_command() -> bool:
     """Whether this process is 'manage.py check' or 'manage.py regstack_hooks'."""
     return len(sys.argv) > 1 and sys.argv[1] in _REPORTING_COMMANDS
+
+
+def _observe_outbox() -> None:
+    """Register the outbox gauges (once) when tracing is on."""
+    from regstack_django.observability import meters
+
+    meters.observe_outbox()
 
 
 def _rewire(*, setting: str, **kwargs: Any) -> None:

@@ -36,6 +36,7 @@ REQUEST_ID_HEADER_SETTING = "REGSTACK_REQUEST_ID_HEADER"
 #: Request-context settings (:mod:`regstack_django.hosting.request` parses them, E045/E046).
 CONTEXT_SETTINGS = frozenset({TRUSTED_PROXIES_SETTING, REQUEST_ID_HEADER_SETTING})
 DEFAULT_REQUEST_ID_HEADER = "X-Request-ID"
+OPENTELEMETRY_SETTING = "REGSTACK_OPENTELEMETRY"
 
 #: Failed runs of a durable handler before its row is dead, and the largest accepted (E030).
 DEFAULT_MAX_ATTEMPTS = 20
@@ -72,6 +73,7 @@ SETTINGS = (
     OUTBOX_MAX_ATTEMPTS_SETTING,
     TRUSTED_PROXIES_SETTING,
     REQUEST_ID_HEADER_SETTING,
+    OPENTELEMETRY_SETTING,
 )
 
 
@@ -127,6 +129,14 @@ class Settings:
     def REGSTACK_HOOKS_WORKER_WAIT(self) -> Any:  # noqa: N802
         """Seconds a fire waits for a free worker before failing its receivers; default 3."""
         return getattr(settings, WORKER_WAIT_SETTING, DEFAULT_WORKER_WAIT)
+
+    @property
+    def REGSTACK_OPENTELEMETRY(self) -> Any:  # noqa: N802
+        """Spans and metrics through OpenTelemetry's API (extra ``otel``); default ``False``.
+
+        Read when the app is ready and when the setting changes, never per fire.
+        """
+        return getattr(settings, OPENTELEMETRY_SETTING, False)
 
     def pool_size(self) -> int:
         """Return ``REGSTACK_HOOKS_WORKERS``, or its default when invalid (E020 reports it)."""

@@ -45,6 +45,8 @@ E032 = "regstack_django.E032"
 E045 = "regstack_django.E045"
 E046 = "regstack_django.E046"
 W045 = "regstack_django.W045"
+E050 = "regstack_django.E050"
+E051 = "regstack_django.E051"
 
 HINTS: dict[str, str] = {
     E001: 'Use a dict such as {{"user_registered": ["myapp.hooks.on_registered"]}}.',
@@ -149,6 +151,11 @@ HINTS: dict[str, str] = {
         "login_failed is read from regstack's answers to POST /login; this regstack's route "
         "has changed. Pin regstack to a version this regstack_django supports, or upgrade "
         'regstack_django (docs/observability.md, "Failed sign-ins").'
+    ),
+    E050: "Set REGSTACK_OPENTELEMETRY = True to trace fires and record metrics, or False.",
+    E051: (
+        "Install OpenTelemetry's API: pip install 'regstack-django[otel]' (and an SDK with an "
+        "exporter to see anything), or set REGSTACK_OPENTELEMETRY = False."
     ),
 }
 

@@ -19,6 +19,7 @@ from regstack_django.conf import (
     MAX_MAX_ATTEMPTS,
     MAX_WORKERS,
     MESSAGE_MAX_AGE_SETTING,
+    OPENTELEMETRY_SETTING,
     OUTBOX_MAX_ATTEMPTS_SETTING,
     REQUEST_ID_HEADER_SETTING,
     SECONDS_SETTINGS,
@@ -222,6 +223,24 @@ def check_context_settings(
             problem(messages.W045, f"login_failed may not be sent for every failure: {route}.")
         )
     return found
+
+
+def check_opentelemetry_setting(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> Iterable[CheckMessage]:
+    """Report ``REGSTACK_OPENTELEMETRY`` not a bool (E050), or on without OpenTelemetry (E051)."""
+    if not _includes_this_app(app_configs):
+        return []
+    from regstack_django.observability import switch
+
+    value = conf.REGSTACK_OPENTELEMETRY
+    if not isinstance(value, bool):
+        message = f"{OPENTELEMETRY_SETTING} must be True or False, not {value!r}."
+        return [problem(messages.E050, message)]
+    if value and not switch.installed():
+        message = f"{OPENTELEMETRY_SETTING} is True, but OpenTelemetry's API is not installed."
+        return [problem(messages.E051, message)]
+    return []
 
 
 def settings_errors() -> list[CheckMessage]:

@@ -319,6 +319,7 @@ def test_every_id_has_a_case_in_this_module() -> None:
     covered |= {messages.E030}  # tests/background/test_dead_letters.py
     covered |= {messages.E032}  # tests/background/test_replays.py
     covered |= {messages.E045, messages.E046, messages.W045}  # tests/context/test_context_checks.py
+    covered |= {messages.E050, messages.E051}  # tests/observability/test_switch.py
     assert covered == messages.ALL_IDS
 
 
