@@ -41,6 +41,9 @@ W006 = "regstack_django.W006"
 W007 = "regstack_django.W007"
 E030 = "regstack_django.E030"
 E032 = "regstack_django.E032"
+E040 = "regstack_django.E040"
+E041 = "regstack_django.E041"
+W040 = "regstack_django.W040"
 
 HINTS: dict[str, str] = {
     E001: 'Use a dict such as {{"user_registered": ["myapp.hooks.on_registered"]}}.',
@@ -128,6 +131,19 @@ HINTS: dict[str, str] = {
         "is refused as a possible replay: a finite number > 0 and <= {maximum:g} (default "
         "{default:g}, 3 days). Keep it above the longest time a task may wait in your queue."
     ),
+    E040: (
+        "Write REGSTACK_DJANGO_USERS as a dict of the keys docs/users.md lists, e.g. "
+        '{{"create": True, "username": "email", "on_delete": "deactivate"}}.'
+    ),
+    E041: (
+        "{model} has no field {field!r}: map the regstack flag to a field the user model has, "
+        "or remove it from REGSTACK_DJANGO_USERS['flags']."
+    ),
+    W040: (
+        "Put 'regstack_django.auth.RegStackTokenMiddleware' after "
+        "'django.contrib.auth.middleware.AuthenticationMiddleware' in MIDDLEWARE, or Django's "
+        "session user replaces the token's user."
+    ),
 }
 
 #: E011's hints: an unknown alias, or options the backend itself refuses.
@@ -137,7 +153,7 @@ E011_REFUSED_OPTION = (
     "that backend supports (for 'queue_name', one of its QUEUES; for 'priority', its range)."
 )
 
-WARNINGS = frozenset({W001, W002, W003, W004, W006, W007})
+WARNINGS = frozenset({W001, W002, W003, W004, W006, W007, W040})
 ALL_IDS = frozenset(HINTS)
 
 

@@ -192,6 +192,44 @@ def check_outbox_settings(
     ]
 
 
+def check_users_setting(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> Iterable[CheckMessage]:
+    """Report ``REGSTACK_DJANGO_USERS`` (E040, E041) and the middleware's place (W040)."""
+    if not _includes_this_app(app_configs):
+        return []
+    from django.contrib.auth import get_user_model
+
+    from regstack_django.auth import rules
+
+    found = [
+        problem(messages.E040, text)
+        for text in rules.parse(getattr(settings, rules.USERS_SETTING, None))[1]
+    ]
+    model = get_user_model()
+    names = {f.name for f in model._meta.get_fields()}
+    for targets in rules.current().flags.values():
+        found.extend(
+            problem(
+                messages.E041,
+                f"{rules.USERS_SETTING}['flags'] sets {target!r}, which "
+                f"{model._meta.label} does not have.",
+                model=model._meta.label,
+                field=target,
+            )
+            for target in targets
+            if target not in names
+        )
+    middleware = list(getattr(settings, "MIDDLEWARE", None) or ())
+    ours, django_auth = (
+        "regstack_django.auth.RegStackTokenMiddleware",
+        "django.contrib.auth.middleware.AuthenticationMiddleware",
+    )
+    if ours in middleware and django_auth in middleware[middleware.index(ours) :]:
+        found.append(problem(messages.W040, f"MIDDLEWARE has {ours} before {django_auth}."))
+    return found
+
+
 def settings_errors() -> list[CheckMessage]:
     """Return the errors that refuse start-up: the pool settings' and ``REGSTACK_HOOKS``'s."""
     return [*check_pool_settings(), *parse_hooks_setting().errors]
