@@ -12,7 +12,7 @@ from regstack_django.conf import USERS_SETTING
 __all__ = ["USERS_SETTING", "UserRules", "current", "parse"]
 
 #: regstack flags a project may map, and the Django user fields they may set.
-REGSTACK_FLAGS = frozenset({"is_superuser", "is_verified"})
+SOURCE_FLAGS = frozenset({"is_superuser", "is_verified"})
 DJANGO_FLAGS = frozenset({"is_staff", "is_superuser"})
 USERNAME_RULES = ("email", "id")
 ON_DELETE = ("deactivate", "delete")
@@ -55,13 +55,13 @@ def _flags(value: object, problems: list[str]) -> dict[str, tuple[str, ...]]:
     for flag, targets in value.items():
         names = (targets,) if isinstance(targets, str) else targets
         if (
-            flag not in REGSTACK_FLAGS
+            flag not in SOURCE_FLAGS
             or not isinstance(names, list | tuple)
             or not names
             or not set(names) <= DJANGO_FLAGS
         ):
             problems.append(
-                f"{USERS_SETTING}['flags'] maps regstack flags {sorted(REGSTACK_FLAGS)} to "
+                f"{USERS_SETTING}['flags'] maps regstack flags {sorted(SOURCE_FLAGS)} to "
                 f"Django fields {sorted(DJANGO_FLAGS)}, not {flag!r}: {targets!r}."
             )
             continue

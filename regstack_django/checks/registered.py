@@ -8,6 +8,7 @@ from typing import Any
 from django.apps import AppConfig
 from django.conf import settings
 from django.core.checks import CheckMessage
+from django.core.exceptions import ImproperlyConfigured
 
 from regstack_django.checks import messages
 from regstack_django.checks.messages import problem
@@ -206,7 +207,10 @@ def check_users_setting(
         problem(messages.E040, text)
         for text in rules.parse(getattr(settings, rules.USERS_SETTING, None))[1]
     ]
-    model = get_user_model()
+    try:
+        model = get_user_model()
+    except ImproperlyConfigured:  # django.contrib.auth is not installed: Django reports it
+        return found
     names = {f.name for f in model._meta.get_fields()}
     for targets in rules.current().flags.values():
         found.extend(
