@@ -52,6 +52,8 @@ POSTGRES_GROUP = {POSTGRES_LEG, ("3.13", "5.2")}
 # A smoke of every benchmark command the README lists (a few rounds, no doc), each on one
 # leg: the ones Django 5.2 runs on the oldest leg (~1-2 minutes), the scale-out two
 # (Redis, Celery, Django 6.1) on the scale-out leg.
+# The leg that installs Django REST framework and so runs the DRF authentication test.
+DRF_LEG = ("3.13", "6.1")
 BENCHMARK_SMOKE = "tests/benchmarks/test_smoke.py"
 BENCHMARK_SMOKE_LEGS = {
     ("3.11", "5.2"): f"{BENCHMARK_SMOKE}::test_benchmark_smoke",
@@ -90,6 +92,7 @@ def tests(session: nox.Session, django: str, database: str) -> None:
     extras = "regstack,tasks" if django.startswith("5.") else "regstack"
     groups = ["test"] if django.startswith("5.") else ["test", "scaleout"]
     groups += ["postgres"] if leg in POSTGRES_GROUP else []
+    groups += ["drf"] if leg == DRF_LEG else []
     session.install(
         "-e", f".[{extras}]", _django(django), *nox.project.dependency_groups(PYPROJECT, *groups)
     )

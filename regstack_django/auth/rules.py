@@ -30,7 +30,6 @@ class UserRules:
     flags: dict[str, tuple[str, ...]] = field(default_factory=dict)
     on_delete: str = "deactivate"
     cache_seconds: float = 2.0  # DEFAULT_CACHE_SECONDS
-    sessions: bool = False
 
 
 def _bool(name: str, value: object, problems: list[str]) -> bool:
@@ -103,7 +102,6 @@ def parse(value: object) -> tuple[UserRules, list[str]]:
         flags=_flags(value.get("flags", {}), problems),
         on_delete=_choice("on_delete", value.get("on_delete", "deactivate"), ON_DELETE, problems),
         cache_seconds=_seconds(value.get("cache_seconds", default.cache_seconds), problems),
-        sessions=_bool("sessions", value.get("sessions", default.sessions), problems),
     )
     return rules, problems
 

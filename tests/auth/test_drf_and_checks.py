@@ -45,7 +45,7 @@ def ids(**overrides: Any) -> list[str]:
         {"flags": {"is_superuser": ["is_owner"]}},
         {"cache_seconds": -1},
         {"cache_seconds": float("nan")},
-        {"sessions": 1},
+        {"email": 1},
     ],
 )
 def test_a_wrong_users_setting_is_e040_naming_it(value: object) -> None:

@@ -30,6 +30,7 @@ COMMANDS = [
     ["benchmarks.load", "--smoke"],
     ["benchmarks.secrets_filter", "--smoke"],
     ["benchmarks.enqueue", "--smoke", "--markdown"],
+    ["benchmarks.auth_middleware", "--smoke"],
 ]
 #: The two that need Django 6.1, the Redis and Celery backends and ``redis-server``.
 SCALE_OUT_COMMANDS = [["benchmarks.scale_out", "--smoke"], ["benchmarks.faults", "--smoke"]]
