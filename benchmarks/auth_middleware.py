@@ -119,13 +119,13 @@ def main() -> None:
     setup_django(database=True, settings="benchmarks.auth_settings")
     rounds, n = (2, 100) if args.smoke else (5, 400)
     results = asyncio.run(run(rounds, n))
-    print("| stack | concurrency | µs per request (median) | × session lookup |")
+    print("| stack | concurrency | µs per request (median) | ratio to the session lookup |")
     print("| --- | --- | --- | --- |")
     for concurrent in (1, 50):
         base = statistics.median(results[(STACKS[0], concurrent)])
         for name in STACKS:
             median = statistics.median(results[(name, concurrent)])
-            print(f"| {name} | {concurrent} | {median:.0f} | {median / base:.2f}× |")
+            print(f"| {name} | {concurrent} | {median:.0f} | {median / base:.2f}x |")
 
 
 if __name__ == "__main__":
