@@ -57,7 +57,7 @@ SECONDS_SETTINGS: dict[str, tuple[float, float]] = {
     MESSAGE_MAX_AGE_SETTING: (3 * 86400.0, 365 * 86400.0),
 }
 
-#: Every setting this app reads; the README documents each one.
+#: Every setting this app reads; docs/settings.md documents each one.
 SETTINGS = (
     HOOKS_SETTING,
     RAISE_ERRORS_SETTING,

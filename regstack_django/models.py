@@ -1,6 +1,6 @@
 """The outbox, the relays' heartbeats, @run_once claims, and the regstack user -> Django user link.
 
-``message`` is the signed task argument; the admin never shows it (README, "Durable delivery").
+``message`` is the signed task argument; the admin never shows it (docs/background-delivery.md).
 """
 
 from __future__ import annotations

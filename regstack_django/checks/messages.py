@@ -1,6 +1,6 @@
 """Every check id and hint, and :func:`problem`: the words ``manage.py check`` and start-up share.
 
-It imports nothing of the package, so any module can use it. README "System checks" lists the ids.
+It imports nothing of the package, so any module can use it. docs/checks.md lists the ids.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ W003 = "regstack_django.W003"
 W004 = "regstack_django.W004"
 W006 = "regstack_django.W006"
 W007 = "regstack_django.W007"
+W009 = "regstack_django.W009"
 E030 = "regstack_django.E030"
 E032 = "regstack_django.E032"
 E040 = "regstack_django.E040"
@@ -94,8 +95,8 @@ HINTS: dict[str, str] = {
     ),
     E017: "{hint}",
     E018: (
-        "Write the receiver as 'def receiver(sender, **kwargs)' (or 'async def') and read "
-        "arguments an event may lack from kwargs, e.g. kwargs.get('user')."
+        "Write the receiver as 'def receiver(sender, **kwargs)' (or 'async def') and take "
+        "only what this event carries: {arguments}."
     ),
     E019: (
         "Install regstack: pip install 'regstack-django[regstack]' (from a checkout: "
@@ -121,6 +122,11 @@ HINTS: dict[str, str] = {
         "The Dummy backend stores tasks and never runs them: every event is dropped. Use it "
         "only in tests (silence with SILENCED_SYSTEM_CHECKS = ['regstack_django.W007']), or "
         "configure a backend with a worker in TASKS."
+    ),
+    W009: (
+        "Start a worker that reads this queue: python manage.py db_worker --queue-name {queue} "
+        "(or --queue-name '*'; other backends: their worker's queue option). Then silence "
+        "this warning with SILENCED_SYSTEM_CHECKS = ['regstack_django.W009']."
     ),
     E030: (
         "Set REGSTACK_OUTBOX_MAX_ATTEMPTS to the failed runs after which a durable row is "
@@ -153,7 +159,7 @@ E011_REFUSED_OPTION = (
     "that backend supports (for 'queue_name', one of its QUEUES; for 'priority', its range)."
 )
 
-WARNINGS = frozenset({W001, W002, W003, W004, W006, W007, W040})
+WARNINGS = frozenset({W001, W002, W003, W004, W006, W007, W009, W040})
 ALL_IDS = frozenset(HINTS)
 
 

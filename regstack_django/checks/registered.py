@@ -116,8 +116,8 @@ def wiring_problems() -> list[CheckMessage]:
             problem(
                 messages.W003,
                 f"'regstack_django' comes after {staticfiles!r} in INSTALLED_APPS: "
-                "'manage.py runserver' is then staticfiles' and answers 404 on every "
-                "regstack route.",
+                "'manage.py runserver' is then the one staticfiles provides, which serves "
+                "Django only and answers 404 on every regstack route.",
             )
         ]
     return []

@@ -1,7 +1,7 @@
 """pytest fixtures for projects that use regstack_django (the ``pytest11`` entry point).
 
 pytest imports this module before pytest-django configures settings: each fixture
-imports what needs them. The fixtures are listed in README, "Testing your receivers".
+imports what needs them. The fixtures are listed in docs/testing.md.
 """
 
 from __future__ import annotations

@@ -313,7 +313,7 @@ def test_every_id_has_a_case_in_this_module() -> None:
     }
     covered |= test_regstack_settings.COVERED
     # The background and outbox checks are covered in tests/background/test_background_checks.py.
-    covered |= {messages.E023, messages.E024, messages.W006, messages.W007}
+    covered |= {messages.E023, messages.E024, messages.W006, messages.W007, messages.W009}
     covered |= {messages.E020, messages.E021}  # tests/pool/test_pool.py
     covered |= {messages.E025}  # below
     covered |= {messages.E030}  # tests/background/test_dead_letters.py
