@@ -1,18 +1,26 @@
-"""A small per-process cache of verified tokens that every revocation seen here empties at once.
+"""Checked tokens in Django's cache framework, refused once their user's revocation mark moves.
 
-Keyed by a hash of the token (never the token); bounded in size and in age (``cache_seconds``).
+Keys hold a hash of the token (never the token). Alias: ``REGSTACK_DJANGO_USERS["cache"]``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import threading
+import secrets
 import time
 from dataclasses import dataclass
 from typing import Any
 
-#: Entries kept at most; the oldest half goes when it is full.
-MAX_ENTRIES = 10_000
+from django.core.cache import caches
+from django.core.cache.backends.base import BaseCache
+from django.core.cache.backends.locmem import LocMemCache
+
+from regstack_django.auth import rules
+
+PREFIX = "regstack_django.auth"
+
+#: The default: this process's own memory, apart from the project's caches.
+private = LocMemCache(PREFIX, {"OPTIONS": {"MAX_ENTRIES": 10_000}})
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,80 +31,60 @@ class Verified:
     payload: Any
 
 
-@dataclass(frozen=True, slots=True)
-class _Entry:
-    verified: Verified
-    owner: object
-    user_id: str
-    generation: int
-    fresh_until: float
-    expires_at: float
+def backend() -> BaseCache:
+    """Return the cache the settings name (the private one by default)."""
+    alias = rules.current().cache
+    return private if alias is None else caches[alias]
 
 
-class TokenCache:
-    """Verified tokens, refused the moment :meth:`revoke_user` hears of their user's revocation."""
-
-    def __init__(self) -> None:
-        self._entries: dict[bytes, _Entry] = {}
-        self._generations: dict[str, int] = {}
-        self._lock = threading.Lock()
-
-    @staticmethod
-    def key(token: str) -> bytes:
-        """Return the cache key of ``token``."""
-        return hashlib.sha256(token.encode()).digest()
-
-    def generation(self, user_id: str) -> int:
-        """Return how often ``user_id`` was revoked: read before checking, pass to :meth:`put`."""
-        return self._generations.get(user_id, 0)
-
-    def get(self, key: bytes, owner: object) -> Verified | None:
-        """Return the fresh, unrevoked, unexpired entry ``owner`` (a RegStack) made for ``key``."""
-        entry = self._entries.get(key)
-        if entry is None or entry.owner is not owner:
-            return None
-        now = time.monotonic()
-        if (
-            now >= entry.fresh_until
-            or time.time() >= entry.expires_at
-            or self._generations.get(entry.user_id, 0) != entry.generation
-        ):
-            self._entries.pop(key, None)
-            return None
-        return entry.verified
-
-    def put(
-        self, key: bytes, owner: object, verified: Verified, generation: int, seconds: float
-    ) -> None:
-        """Keep ``verified`` for ``seconds``, unless its user was revoked since ``generation``."""
-        user_id = str(verified.payload.sub)
-        entry = _Entry(
-            verified,
-            owner,
-            user_id,
-            generation,
-            time.monotonic() + seconds,
-            verified.payload.exp.timestamp(),
-        )
-        with self._lock:
-            if self._generations.get(user_id, 0) != generation:
-                return  # revoked while we checked: the next request checks again
-            if len(self._entries) >= MAX_ENTRIES:
-                for old in list(self._entries)[: MAX_ENTRIES // 2]:
-                    self._entries.pop(old, None)
-            self._entries[key] = entry
-
-    def revoke_user(self, user_id: str) -> None:
-        """Forget every entry of ``user_id`` (logout, password or e-mail change, deletion)."""
-        with self._lock:
-            self._generations[user_id] = self._generations.get(user_id, 0) + 1
-
-    def clear(self) -> None:
-        """Forget everything."""
-        with self._lock:
-            self._entries.clear()
-            self._generations.clear()
+def scope(regstack: Any) -> str:
+    """Return a key part that is the same for one regstack in every process, and differs across."""
+    config = regstack.config
+    seed = f"{config.jwt_secret.get_secret_value()}\0{config.database_url.get_secret_value()}"
+    return hashlib.sha256(seed.encode()).hexdigest()[:16]
 
 
-#: The process's cache.
-tokens = TokenCache()
+def token_key(where: str, token: str) -> str:
+    """Return the cache key of ``token``'s entry."""
+    return f"{PREFIX}:{where}:t:{hashlib.sha256(token.encode()).hexdigest()}"
+
+
+def mark_key(where: str, user_id: str) -> str:
+    """Return the cache key of ``user_id``'s revocation mark."""
+    return f"{PREFIX}:{where}:r:{hashlib.sha256(user_id.encode()).hexdigest()}"
+
+
+async def _aget_many(cache: BaseCache, keys: list[str]) -> dict[str, Any]:
+    if isinstance(cache, LocMemCache):  # memory only: no I/O to move off the event loop
+        return cache.get_many(keys)
+    return await cache.aget_many(keys)
+
+
+async def alookup(where: str, key: str, user_id: str) -> tuple[Verified | None, Any]:
+    """Return the entry at ``key`` if ``user_id``'s mark has not moved since, and the mark now."""
+    cache = backend()
+    mark = mark_key(where, user_id)
+    found = await _aget_many(cache, [key, mark])
+    entry, now = found.get(key), found.get(mark)
+    if entry is not None and entry[0] == now:
+        return entry[1], now
+    return None, now
+
+
+async def astore(key: str, verified: Verified, mark: Any, seconds: float) -> None:
+    """Keep ``verified`` for ``seconds`` (at most until it expires), tagged with ``mark``."""
+    timeout = min(seconds, verified.payload.exp.timestamp() - time.time())
+    if timeout <= 0:
+        return
+    cache = backend()
+    if isinstance(cache, LocMemCache):
+        cache.set(key, (mark, verified), timeout)
+    else:
+        await cache.aset(key, (mark, verified), timeout)
+
+
+def revoke_user(where: str, user_id: str) -> None:
+    """Move ``user_id``'s mark: every entry kept for the user is refused from now on."""
+    # A fresh random mark, not a counter: two processes revoking at once can never write back a
+    # mark an entry holds. It outlives every entry (cache_seconds is at most 300).
+    backend().set(mark_key(where, user_id), secrets.token_hex(8), rules.MAX_CACHE_SECONDS + 60)

@@ -11,7 +11,7 @@ from django.conf import settings
 
 from regstack_django import signals
 from regstack_django.auth import linking
-from regstack_django.auth.cache import tokens
+from regstack_django.auth import cache
 
 MIDDLEWARE_PATH = "regstack_django.auth.RegStackTokenMiddleware"
 BACKEND_PATH = "regstack_django.auth.RegStackBackend"
@@ -39,8 +39,10 @@ def link(sender: object, user: Any = None, **kwargs: Any) -> None:
 
 def revoke(sender: object, user: Any = None, **kwargs: Any) -> None:
     """Tokens of ``user`` may be revoked: forget what the cache holds for them."""
+    from regstack_django.hosting.instance import get_regstack
+
     if user is not None:
-        tokens.revoke_user(str(user.id))
+        cache.revoke_user(cache.scope(get_regstack()), str(user.id))
 
 
 def email_changed(sender: object, user: Any = None, **kwargs: Any) -> None:

@@ -30,6 +30,8 @@ class UserRules:
     flags: dict[str, tuple[str, ...]] = field(default_factory=dict)
     on_delete: str = "deactivate"
     cache_seconds: float = 2.0  # DEFAULT_CACHE_SECONDS
+    cache: str | None = None
+    sessions: bool = False
 
 
 def _bool(name: str, value: object, problems: list[str]) -> bool:
@@ -83,6 +85,18 @@ def _seconds(value: object, problems: list[str]) -> float:
     return DEFAULT_CACHE_SECONDS
 
 
+def _alias(value: object, problems: list[str]) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or value not in settings.CACHES:
+        problems.append(
+            f"{USERS_SETTING}['cache'] must be None (this process's memory) or an alias "
+            f"of CACHES, not {value!r}."
+        )
+        return None
+    return value
+
+
 def parse(value: object) -> tuple[UserRules, list[str]]:
     """Return the rules ``value`` gives (defaults where it is wrong) and every problem in it."""
     problems: list[str] = []
@@ -102,6 +116,8 @@ def parse(value: object) -> tuple[UserRules, list[str]]:
         flags=_flags(value.get("flags", {}), problems),
         on_delete=_choice("on_delete", value.get("on_delete", "deactivate"), ON_DELETE, problems),
         cache_seconds=_seconds(value.get("cache_seconds", default.cache_seconds), problems),
+        cache=_alias(value.get("cache"), problems),
+        sessions=_bool("sessions", value.get("sessions", default.sessions), problems),
     )
     return rules, problems
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from regstack_django.auth import rules
-from regstack_django.auth.cache import Verified, tokens
+from regstack_django.auth import cache, rules
+from regstack_django.auth.cache import Verified
 
 logger = logging.getLogger("regstack_django.auth")
 
@@ -28,28 +28,33 @@ async def averify(token: str) -> Verified | None:
 
     Never raises, and never logs the token or why it was refused.
     """
+    from regstack.auth.jwt import TokenError
+
     from regstack_django.hosting.instance import get_regstack
 
     try:
         regstack = get_regstack()
-        key = tokens.key(token)
-        cached = tokens.get(key, regstack)
-        if cached is not None:
-            return cached
-        return await _check(regstack, token, key)
-    except Exception as exc:  # a database outage: refuse, like a 401, never a 500
+        try:
+            payload = regstack.jwt.decode(token)
+        except TokenError:
+            return None
+        return await acheck(regstack, payload, cache.token_key(cache.scope(regstack), token))
+    except Exception as exc:  # a database or cache outage: refuse, like a 401, never a 500
         logger.warning("regstack could not check a bearer token (%s)", type(exc).__name__)
         return None
 
 
-async def _check(regstack: Any, token: str, key: bytes) -> Verified | None:
-    from regstack.auth.jwt import TokenError, is_payload_bulk_revoked
+async def acheck(regstack: Any, payload: Any, key: str) -> Verified | None:
+    """Return regstack's user if the decoded ``payload`` still stands (the cache, else regstack)."""
+    from regstack.auth.jwt import is_payload_bulk_revoked
 
-    try:
-        payload = regstack.jwt.decode(token)
-    except TokenError:
-        return None
-    generation = tokens.generation(payload.sub)
+    seconds = rules.current().cache_seconds
+    where = cache.scope(regstack)
+    mark = None
+    if seconds > 0:
+        found, mark = await cache.alookup(where, key, payload.sub)
+        if found is not None:
+            return found
     if await regstack.blacklist.is_revoked(payload.jti):
         return None
     user = await regstack.users.get_by_id(payload.sub)
@@ -58,7 +63,7 @@ async def _check(regstack: Any, token: str, key: bytes) -> Verified | None:
     if is_payload_bulk_revoked(payload, user.tokens_invalidated_after):
         return None
     verified = Verified(user, payload)
-    seconds = rules.current().cache_seconds
     if seconds > 0:
-        tokens.put(key, regstack, verified, generation, seconds)
+        # Tagged with the mark read BEFORE regstack's rows: a revocation in between moved it.
+        await cache.astore(key, verified, mark, seconds)
     return verified

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from regstack_django.auth.cache import tokens
+from regstack_django.auth.cache import private
 from regstack_django.testing import CapturedEvents
 
 PASSWORD = "a-long-enough-password-1"
@@ -27,9 +27,9 @@ def auth_settings(settings: Any) -> Iterator[None]:
     settings.ROOT_URLCONF = "tests.auth.urls"
     settings.AUTHENTICATION_BACKENDS = ["regstack_django.auth.RegStackBackend"]
     settings.REGSTACK_DJANGO_USERS = {"cache_seconds": 60}
-    tokens.clear()
+    private.clear()
     yield
-    tokens.clear()
+    private.clear()
 
 
 def bearer(token: str) -> dict[str, str]:
