@@ -21,6 +21,22 @@ MIDDLEWARE = [
 
 
 @pytest.fixture(autouse=True)
+def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
+    """regstack's argon2 with cheap parameters: the same code path, a fraction of the CPU.
+
+    Each sign-up hashes twice (register, login); at regstack's defaults that dominated the time.
+    """
+    import regstack.auth.password as password
+    from pwdlib import PasswordHash
+    from pwdlib.hashers.argon2 import Argon2Hasher
+
+    def cheap(self: password.PasswordHasher) -> None:
+        self._hasher = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1),))
+
+    monkeypatch.setattr(password.PasswordHasher, "__init__", cheap)
+
+
+@pytest.fixture(autouse=True)
 def auth_settings(settings: Any) -> Iterator[None]:
     """Autouse, so it runs before ``regstack_client`` builds Django's handler."""
     settings.MIDDLEWARE = MIDDLEWARE
