@@ -13,7 +13,7 @@ from django.http import HttpRequest
 from django.utils.deprecation import MiddlewareMixin
 from django.utils.functional import SimpleLazyObject
 
-from regstack_django.auth import linking
+from regstack_django.auth import linking, sessions
 from regstack_django.auth.tokens import averify, bearer_token
 
 _RESULT = "_regstack_auth"
@@ -43,12 +43,14 @@ class RegStackTokenMiddleware(MiddlewareMixin):
 
     ``Authorization: Bearer <token>``: ``request.user`` / ``await request.auser()`` is the
     linked user, ``request.regstack_user`` regstack's; a refused token gives ``AnonymousUser``.
-    Without the header, Django's session user stays.
+    Without the header, Django's session user stays, unless the session was opened from a regstack
+    sign-in (:mod:`.sessions`) that regstack has since revoked: then it is closed.
     """
 
     def process_request(self, request: HttpRequest) -> None:
         token = bearer_token(request.headers.get("Authorization"))
         if token is None:
+            sessions.guard(request)  # a session opened from a regstack sign-in: still standing?
             return
 
         async def auser() -> Any:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required, user_passes_test
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.http import HttpRequest, HttpResponse
+from django.template import Engine, RequestContext
 from django.urls import path
 from django.views import View
+
+from regstack_django.auth.sessions import session
 
 
 def me(request: HttpRequest) -> HttpResponse:
@@ -45,7 +49,27 @@ class Reports(PermissionRequiredMixin, View):
         return HttpResponse("reports")
 
 
+_ENGINE = Engine(context_processors=["django.contrib.auth.context_processors.auth"])
+_PAGE = _ENGINE.from_string(
+    "{% if user.is_authenticated %}signed in as {{ user.email }}{% else %}anonymous{% endif %}"
+)
+
+
+def page(request: HttpRequest) -> HttpResponse:
+    """A template page: the ``auth`` context processor's ``user``, from the session."""
+    return HttpResponse(_PAGE.render(RequestContext(request)))
+
+
+@staff_member_required(login_url="/accounts/login/")
+def staff(request: HttpRequest) -> HttpResponse:
+    """Behind the admin's own decorator."""
+    return HttpResponse("staff")
+
+
 urlpatterns = [
+    path("regstack/session/", session),
+    path("page/", page),
+    path("staff/", staff),
     path("me/", me),
     path("ame/", ame),
     path("private/", private),
