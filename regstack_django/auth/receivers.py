@@ -10,8 +10,7 @@ from typing import Any
 from django.conf import settings
 
 from regstack_django import signals
-from regstack_django.auth import linking
-from regstack_django.auth import cache
+from regstack_django.auth import cache, linking
 
 MIDDLEWARE_PATH = "regstack_django.auth.RegStackTokenMiddleware"
 BACKEND_PATH = "regstack_django.auth.RegStackBackend"

@@ -119,7 +119,23 @@ def parse(value: object) -> tuple[UserRules, list[str]]:
         cache=_alias(value.get("cache"), problems),
         sessions=_bool("sessions", value.get("sessions", default.sessions), problems),
     )
+    if rules.sessions:
+        problems.extend(session_problems())
     return rules, problems
+
+
+MIDDLEWARE_PATH = "regstack_django.auth.RegStackTokenMiddleware"
+BACKEND_PATH = "regstack_django.auth.RegStackBackend"
+
+
+def session_problems() -> list[str]:
+    """Return what ``"sessions": True`` lacks: the middleware that closes them, the backend."""
+    lacking = []
+    if MIDDLEWARE_PATH not in (getattr(settings, "MIDDLEWARE", None) or ()):
+        lacking.append(f"MIDDLEWARE lacks {MIDDLEWARE_PATH} (it closes revoked sessions)")
+    if BACKEND_PATH not in settings.AUTHENTICATION_BACKENDS:
+        lacking.append(f"AUTHENTICATION_BACKENDS lacks {BACKEND_PATH} (it loads their user)")
+    return [f"{USERS_SETTING}['sessions'] is True but {text}." for text in lacking]
 
 
 _last: tuple[object, UserRules] = (None, UserRules())

@@ -11,6 +11,7 @@ from typing import Any
 from asgiref.sync import async_to_sync, sync_to_async
 from django.contrib.auth import alogin, alogout, logout
 from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import ImproperlyConfigured
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils.functional import SimpleLazyObject
 from django.views.decorators.csrf import csrf_exempt
@@ -21,7 +22,6 @@ from regstack_django.auth.tokens import acheck, averify, bearer_token
 
 #: The session key holding the signed-in token's claims (never the token itself).
 CLAIMS = "_regstack_claims"
-BACKEND_PATH = "regstack_django.auth.RegStackBackend"
 _CHECKED = "_regstack_session_ok"
 
 
@@ -31,16 +31,21 @@ async def session(request: HttpRequest) -> HttpResponse:
     """POST with ``Authorization: Bearer <token>``: open a Django session; DELETE: close it."""
     if not rules.current().sessions:
         raise Http404
+    lacking = rules.session_problems()
+    if lacking:  # a session nothing would close: refuse to open it (check E040 says the same)
+        raise ImproperlyConfigured(lacking[0])
     if request.method == "DELETE":
         await alogout(request)
         return JsonResponse({"status": "closed"})
     token = bearer_token(request.headers.get("Authorization"))
     verified = await averify(token) if token else None
-    user = None if verified is None else await sync_to_async(linking.user_for)(verified.regstack_user)
+    user = (
+        None if verified is None else await sync_to_async(linking.user_for)(verified.regstack_user)
+    )
     if verified is None or user is None or not user.is_active:
         return JsonResponse({"detail": "Not signed in to regstack."}, status=401)
     payload = verified.payload
-    await alogin(request, user, backend=BACKEND_PATH)
+    await alogin(request, user, backend=rules.BACKEND_PATH)
     await request.session.aset(
         CLAIMS,
         {
@@ -90,7 +95,7 @@ async def _aclaims_stand(claims: dict[str, Any]) -> bool:
 
 
 def guard(request: HttpRequest) -> None:
-    """Make ``request.user`` / ``request.auser()`` anonymous, and the session closed, once revoked."""
+    """Make ``request.user`` and ``request.auser()`` anonymous once regstack revoked the sign-in."""
     if not hasattr(request, "session"):
         return
     django_user, django_auser = request.user, request.auser

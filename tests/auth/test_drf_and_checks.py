@@ -46,6 +46,9 @@ def ids(**overrides: Any) -> list[str]:
         {"cache_seconds": -1},
         {"cache_seconds": float("nan")},
         {"email": 1},
+        {"cache": "no-such-alias"},
+        {"cache": 3},
+        {"sessions": "yes"},
     ],
 )
 def test_a_wrong_users_setting_is_e040_naming_it(value: object) -> None:
@@ -58,6 +61,17 @@ def test_a_wrong_users_setting_is_e040_naming_it(value: object) -> None:
 def test_good_settings_pass() -> None:
     good = {"flags": {"is_superuser": ["is_staff", "is_superuser"]}, "on_delete": "delete"}
     assert ids(REGSTACK_DJANGO_USERS=good) == []
+
+
+def test_sessions_without_the_middleware_or_the_backend_are_e040() -> None:
+    with override_settings(REGSTACK_DJANGO_USERS={"sessions": True}, MIDDLEWARE=MIDDLEWARE[:2]):
+        (message,) = check_users_setting()  # type: ignore[misc]
+    assert message.id == "regstack_django.E040"
+    assert "closes revoked sessions" in message.msg
+    settings = {"sessions": True, "cache": "default"}
+    with override_settings(REGSTACK_DJANGO_USERS=settings, AUTHENTICATION_BACKENDS=[]):
+        (message,) = check_users_setting()  # type: ignore[misc]
+    assert "AUTHENTICATION_BACKENDS lacks" in message.msg
 
 
 def test_a_flag_the_user_model_lacks_is_e041() -> None:

@@ -6,8 +6,8 @@ With a shared cache (here Django's file-based one) at once; with the private def
 
 from __future__ import annotations
 
+import asyncio
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -47,19 +47,17 @@ async def test_a_logout_in_another_process_beats_a_shared_cache(
     settings.REGSTACK_DJANGO_USERS = shared_rules
     assert (await regstack_client.get("/me/", headers=bearer(on_shared))).text == "sha@example.com"
 
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(
-        [sys.executable, "-m", "tests.auth.other_process", regstack_database_url, cache_dir]
-        + [on_private, on_shared],
+    other = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "tests.auth.other_process", regstack_database_url, cache_dir),
+        *(on_private, on_shared),
         cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.split() == ["200", "200"]
+    out, err = await asyncio.wait_for(other.communicate(), timeout=120)
+    assert other.returncode == 0, err.decode()[-3000:]
+    assert out.decode().split() == ["200", "200"]
 
     # The shared cache: refused on this process's very next request.
     assert (await regstack_client.get("/me/", headers=bearer(on_shared))).text == "anonymous"
