@@ -16,7 +16,12 @@ from typing import Any
 from benchmarks.harness import setup_django
 
 Handler = Callable[[Any], Awaitable[Any]]
-STACKS = ("A session lookup", "B token, cached", "C token, uncached")
+STACKS = (
+    "A session lookup",
+    "B token, cached (private)",
+    "C token, uncached",
+    "D token, cached (DatabaseCache)",
+)
 DJANGO_AUTH = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -49,12 +54,14 @@ async def prepare() -> tuple[Any, Any]:
         get_user_model,
     )
     from django.contrib.sessions.backends.db import SessionStore
+    from django.core.management import call_command
     from django.test import RequestFactory
     from regstack.models.user import BaseUser
 
     from regstack_django.auth import linking
     from regstack_django.hosting.instance import get_regstack
 
+    await sync_to_async(call_command)("createcachetable", "regstack_auth_cache", verbosity=0)
     regstack = get_regstack()
     await regstack.install_schema()
     user = await regstack.users.create(BaseUser(email="bench@example.com", is_verified=True))
@@ -97,15 +104,16 @@ async def run(rounds: int, n: int) -> dict[tuple[str, int], list[float]]:
     session_request, token_request = await prepare()
     ours = [*DJANGO_AUTH, "regstack_django.auth.RegStackTokenMiddleware"]
     stacks = {
-        STACKS[0]: (chain(DJANGO_AUTH), session_request, 2.0),
-        STACKS[1]: (chain(ours), token_request, 2.0),
-        STACKS[2]: (chain(ours), token_request, 0.0),
+        STACKS[0]: (chain(DJANGO_AUTH), session_request, {}),
+        STACKS[1]: (chain(ours), token_request, {"cache_seconds": 2}),
+        STACKS[2]: (chain(ours), token_request, {"cache_seconds": 0}),
+        STACKS[3]: (chain(ours), token_request, {"cache_seconds": 2, "cache": "shared"}),
     }
     results: dict[tuple[str, int], list[float]] = {}
     for _ in range(rounds):
         for concurrent in (1, 50):
-            for name, (handler, make, seconds) in stacks.items():  # interleaved
-                with override_settings(REGSTACK_DJANGO_USERS={"cache_seconds": seconds}):
+            for name, (handler, make, rules) in stacks.items():  # interleaved
+                with override_settings(REGSTACK_DJANGO_USERS=rules):
                     await timed(handler, make, concurrent * 2, concurrent)  # warm
                     figure = await timed(handler, make, n, concurrent)
                 results.setdefault((name, concurrent), []).append(figure)
