@@ -96,8 +96,8 @@ async def _aclaims_stand(claims: dict[str, Any]) -> bool:
 
 def guard(request: HttpRequest) -> None:
     """Make ``request.user`` and ``request.auser()`` anonymous once regstack revoked the sign-in."""
-    if not hasattr(request, "session"):
-        return
+    if not hasattr(request, "session") or not hasattr(request, "auser"):
+        return  # no sessions, or no AuthenticationMiddleware (W040 reports the order)
     django_user, django_auser = request.user, request.auser
 
     def restore() -> None:  # Django's logout reads request.user / request.auser
