@@ -63,6 +63,8 @@ STREAMS = [
 # The leg with OpenTelemetry's SDK ("otel" group): tests/observability runs there (elsewhere it
 # skips), and so does the benchmark smoke that includes benchmarks/otel.py.
 OTEL_LEG = ("3.11", "5.2")
+# The leg that installs Django REST framework and so runs the DRF authentication test.
+DRF_LEG = ("3.13", "6.1")
 BENCHMARK_SMOKE = "tests/benchmarks/test_smoke.py"
 BENCHMARK_SMOKE_LEGS = {
     ("3.11", "5.2"): f"{BENCHMARK_SMOKE}::test_benchmark_smoke",
@@ -102,6 +104,7 @@ def tests(session: nox.Session, django: str, database: str) -> None:
     groups = ["test"] if django.startswith("5.") else ["test", "scaleout"]
     groups += ["postgres"] if leg in POSTGRES_GROUP else []
     groups += ["otel"] if leg == OTEL_LEG else []
+    groups += ["drf"] if leg == DRF_LEG else []
     session.install(
         "-e", f".[{extras}]", _django(django), *nox.project.dependency_groups(PYPROJECT, *groups)
     )

@@ -22,6 +22,7 @@ class RegstackDjangoConfig(AppConfig):
 
     def ready(self) -> None:
         """Safe to run more than once: nothing is built or connected twice."""
+        from regstack_django.auth import receivers
         from regstack_django.checks.registered import (
             check_context_settings,
             check_hooks_setting,
@@ -30,6 +31,7 @@ class RegstackDjangoConfig(AppConfig):
             check_receivers,
             check_regstack_settings,
             check_seconds_settings,
+            check_users_setting,
         )
 
         if not hasattr(self, "registry"):
@@ -41,6 +43,8 @@ class RegstackDjangoConfig(AppConfig):
         checks.register(check_pool_settings)
         checks.register(check_context_settings)
         checks.register(check_opentelemetry_setting)
+        checks.register(check_users_setting)
+        receivers.connect()
         # weak=False: a weak connect adds a finalizer on every call, even a repeat.
         setting_changed.connect(_rewire, weak=False, dispatch_uid="regstack_django.rewire")
         from regstack_django.observability import switch
@@ -79,6 +83,10 @@ def _rewire(*, setting: str, **kwargs: Any) -> None:
         instance.reset()
     if setting in SETTINGS:
         _connect_settings_handlers()
+    from regstack_django.auth import receivers
+
+    if setting in receivers.WATCHED_SETTINGS:
+        receivers.connect()
 
 
 def _connect_settings_handlers() -> None:

@@ -47,6 +47,9 @@ E046 = "regstack_django.E046"
 W045 = "regstack_django.W045"
 E050 = "regstack_django.E050"
 E051 = "regstack_django.E051"
+E040 = "regstack_django.E040"
+E041 = "regstack_django.E041"
+W040 = "regstack_django.W040"
 
 HINTS: dict[str, str] = {
     E001: 'Use a dict such as {{"user_registered": ["myapp.hooks.on_registered"]}}.',
@@ -157,6 +160,19 @@ HINTS: dict[str, str] = {
         "Install OpenTelemetry's API: pip install 'regstack-django[otel]' (and an SDK with an "
         "exporter to see anything), or set REGSTACK_OPENTELEMETRY = False."
     ),
+    E040: (
+        "Write REGSTACK_DJANGO_USERS as a dict of the keys docs/users.md lists, e.g. "
+        '{{"create": True, "username": "email", "on_delete": "deactivate"}}.'
+    ),
+    E041: (
+        "{model} has no field {field!r}: map the regstack flag to a field the user model has, "
+        "or remove it from REGSTACK_DJANGO_USERS['flags']."
+    ),
+    W040: (
+        "Put 'regstack_django.auth.RegStackTokenMiddleware' after "
+        "'django.contrib.auth.middleware.AuthenticationMiddleware' in MIDDLEWARE, or Django's "
+        "session user replaces the token's user."
+    ),
 }
 
 #: E011's hints: an unknown alias, or options the backend itself refuses.
@@ -166,7 +182,7 @@ E011_REFUSED_OPTION = (
     "that backend supports (for 'queue_name', one of its QUEUES; for 'priority', its range)."
 )
 
-WARNINGS = frozenset({W001, W002, W003, W004, W006, W007, W009, W045})
+WARNINGS = frozenset({W001, W002, W003, W004, W006, W007, W009, W040, W045})
 ALL_IDS = frozenset(HINTS)
 
 

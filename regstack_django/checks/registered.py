@@ -8,6 +8,7 @@ from typing import Any
 from django.apps import AppConfig
 from django.conf import settings
 from django.core.checks import CheckMessage
+from django.core.exceptions import ImproperlyConfigured
 
 from regstack_django.checks import messages
 from regstack_django.checks.messages import problem
@@ -241,6 +242,47 @@ def check_opentelemetry_setting(
         message = f"{OPENTELEMETRY_SETTING} is True, but OpenTelemetry's API is not installed."
         return [problem(messages.E051, message)]
     return []
+
+
+def check_users_setting(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> Iterable[CheckMessage]:
+    """Report ``REGSTACK_DJANGO_USERS`` (E040, E041) and the middleware's place (W040)."""
+    if not _includes_this_app(app_configs):
+        return []
+    from django.contrib.auth import get_user_model
+
+    from regstack_django.auth import rules
+
+    found = [
+        problem(messages.E040, text)
+        for text in rules.parse(getattr(settings, rules.USERS_SETTING, None))[1]
+    ]
+    try:
+        model = get_user_model()
+    except ImproperlyConfigured:  # django.contrib.auth is not installed: Django reports it
+        return found
+    names = {f.name for f in model._meta.get_fields()}
+    for targets in rules.current().flags.values():
+        found.extend(
+            problem(
+                messages.E041,
+                f"{rules.USERS_SETTING}['flags'] sets {target!r}, which "
+                f"{model._meta.label} does not have.",
+                model=model._meta.label,
+                field=target,
+            )
+            for target in targets
+            if target not in names
+        )
+    middleware = list(getattr(settings, "MIDDLEWARE", None) or ())
+    ours, django_auth = (
+        "regstack_django.auth.RegStackTokenMiddleware",
+        "django.contrib.auth.middleware.AuthenticationMiddleware",
+    )
+    if ours in middleware and django_auth in middleware[middleware.index(ours) :]:
+        found.append(problem(messages.W040, f"MIDDLEWARE has {ours} before {django_auth}."))
+    return found
 
 
 def settings_errors() -> list[CheckMessage]:

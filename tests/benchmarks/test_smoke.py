@@ -32,6 +32,7 @@ COMMANDS = [
     ["benchmarks.enqueue", "--smoke", "--markdown"],
     ["benchmarks.login_failed", "--smoke"],
     ["benchmarks.otel", "--smoke"],  # the SDK: the "otel" dependency group, on this leg
+    ["benchmarks.auth_middleware", "--smoke"],
 ]
 #: The two that need Django 6.1, the Redis and Celery backends and ``redis-server``.
 SCALE_OUT_COMMANDS = [["benchmarks.scale_out", "--smoke"], ["benchmarks.faults", "--smoke"]]

@@ -320,6 +320,7 @@ def test_every_id_has_a_case_in_this_module() -> None:
     covered |= {messages.E032}  # tests/background/test_replays.py
     covered |= {messages.E045, messages.E046, messages.W045}  # tests/context/test_context_checks.py
     covered |= {messages.E050, messages.E051}  # tests/observability/test_switch.py
+    covered |= {messages.E040, messages.E041, messages.W040}  # tests/auth/test_drf_and_checks.py
     assert covered == messages.ALL_IDS
 
 
