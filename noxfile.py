@@ -1,6 +1,7 @@
 """The whole test matrix: ``bash scripts/test`` runs ``nox`` with these sessions.
 
-Four Python x Django legs, one on PostgreSQL, and ``lint``. A leg lacking its needs skips; CI fails.
+Four Python x Django legs, one on PostgreSQL, ``lint`` and ``docs``.
+A leg lacking its needs skips; CI fails.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import nox
 
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_venv = "yes"
-nox.options.sessions = ["lint", "tests"]
+nox.options.sessions = ["lint", "docs", "tests"]
 nox.options.error_on_missing_interpreters = bool(os.environ.get("CI"))
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
@@ -49,9 +50,21 @@ BOOT_PARTS = {("3.13", "5.2"): "sqlite,failures", POSTGRES_LEG: "postgresql"}
 # The legs that install the "postgres" group: the PostgreSQL leg, and the one whose
 # boot failures start sites on an unreachable postgresql+asyncpg:// URL.
 POSTGRES_GROUP = {POSTGRES_LEG, ("3.13", "5.2")}
+# ``bash scripts/test`` without arguments runs the default sessions as these two streams
+# side by side (one ``nox -s ...`` each, a core each), balanced by their measured times; it
+# refuses to start when a default session is in no stream or a stream names an unknown one.
+STREAMS = [
+    ["lint", "docs", "tests(py3.11-django5.2)", "tests(py3.13-django6.1)"],
+    ["tests(py3.13-django5.2)", "tests(py3.12-django6.0-postgres)"],
+]
 # A smoke of every benchmark command the README lists (a few rounds, no doc), each on one
 # leg: the ones Django 5.2 runs on the oldest leg (~1-2 minutes), the scale-out two
 # (Redis, Celery, Django 6.1) on the scale-out leg.
+# The leg with OpenTelemetry's SDK ("otel" group): tests/observability runs there (elsewhere it
+# skips), and so does the benchmark smoke that includes benchmarks/otel.py.
+OTEL_LEG = ("3.11", "5.2")
+# The leg that installs Django REST framework and so runs the DRF authentication test.
+DRF_LEG = ("3.13", "6.1")
 BENCHMARK_SMOKE = "tests/benchmarks/test_smoke.py"
 BENCHMARK_SMOKE_LEGS = {
     ("3.11", "5.2"): f"{BENCHMARK_SMOKE}::test_benchmark_smoke",
@@ -90,6 +103,8 @@ def tests(session: nox.Session, django: str, database: str) -> None:
     extras = "regstack,tasks" if django.startswith("5.") else "regstack"
     groups = ["test"] if django.startswith("5.") else ["test", "scaleout"]
     groups += ["postgres"] if leg in POSTGRES_GROUP else []
+    groups += ["otel"] if leg == OTEL_LEG else []
+    groups += ["drf"] if leg == DRF_LEG else []
     session.install(
         "-e", f".[{extras}]", _django(django), *nox.project.dependency_groups(PYPROJECT, *groups)
     )
@@ -112,11 +127,22 @@ def tests(session: nox.Session, django: str, database: str) -> None:
 def lint(session: nox.Session) -> None:
     """ruff (lint + format) and mypy strict with django-stubs on regstack_django/."""
     session.install(
-        "-e", ".[regstack,tasks]", _django("5.2"), *nox.project.dependency_groups(PYPROJECT, "lint")
+        "-e",
+        ".[regstack,tasks,otel]",
+        _django("5.2"),
+        *nox.project.dependency_groups(PYPROJECT, "lint"),
     )
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy")
+
+
+@nox.session(python="3.11")
+def docs(session: nox.Session) -> None:
+    """The docs site: ``mkdocs build --strict`` (links and anchors checked) into a temp folder."""
+    session.install(*nox.project.dependency_groups(PYPROJECT, "docs"))
+    site = session.create_tmp()
+    session.run("mkdocs", "build", "--strict", "--site-dir", site, env={"NO_MKDOCS_2_WARNING": "1"})
 
 
 @nox.session(python=SCALE_OUT_LEG[0])

@@ -23,12 +23,12 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
 from benchmarks.harness import REPO_ROOT, leg_name, md_table, text_table
 from benchmarks.load.server import cpu_seconds
+from support.databases import pair
 from support.machine import cpu_model, load_average
 from support.net import free_port
 
@@ -113,26 +113,6 @@ def server_cpu(master: int) -> float:
 
 
 # --------------------------------------------------------------------------- the servers
-
-
-@contextlib.contextmanager
-def databases(server: str) -> Iterator[tuple[str, str]]:
-    """Two fresh databases on ``server`` (Django's, regstack's asyncpg URL); dropped after."""
-    import psycopg
-
-    base = f"bench_login_{os.getpid()}_{secrets.token_hex(3)}"
-    names = (f"{base}_django", f"{base}_regstack")
-    with psycopg.connect(server, autocommit=True) as admin:
-        for name in names:
-            admin.execute(f'CREATE DATABASE "{name}"')
-    parts = urlsplit(server)
-    django_url, regstack_url = (urlunsplit(parts._replace(path=f"/{n}")) for n in names)
-    try:
-        yield django_url, regstack_url.replace("postgresql://", "postgresql+asyncpg://", 1)
-    finally:
-        with psycopg.connect(server, autocommit=True) as admin:
-            for name in names:
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @dataclass
@@ -454,7 +434,7 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="regstack_django_login_"))
     cells: list[Cell] = []
     try:
-        with databases(args.postgres) as urls:
+        with pair("bench_login", on=args.postgres) as urls:
             site = Site(urls, workdir, args.cheap_argon2)
             site.release()
             for processes in (int(p) for p in args.processes.split(",")):

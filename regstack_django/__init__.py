@@ -1,4 +1,4 @@
-"""Bridge regstack's auth events into Django signals (README, "Quick start")."""
+"""Bridge regstack's auth events into Django signals (docs/quickstart.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The outbox in the Django admin: read-only, a status column, a retry action; never the message."""
+"""The outbox (read-only, status, retry; never the message) and regstack identities in the admin."""
 
 from __future__ import annotations
 
@@ -10,12 +10,14 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from regstack_django.background import health, outbox
-from regstack_django.models import OutboxEvent
+from regstack_django.models import OutboxEvent, RegStackIdentity
 
 if TYPE_CHECKING:
     _OutboxAdminBase = admin.ModelAdmin[OutboxEvent]
+    _IdentityAdminBase = admin.ModelAdmin[RegStackIdentity]
 else:  # ModelAdmin is generic only in django-stubs (not subscriptable at run time on 5.2)
     _OutboxAdminBase = admin.ModelAdmin
+    _IdentityAdminBase = admin.ModelAdmin
 
 
 class StatusFilter(admin.SimpleListFilter):
@@ -96,6 +98,22 @@ class OutboxEventAdmin(_OutboxAdminBase):
             for note in report.notes:
                 self.message_user(request, note, messages.INFO)
         return super().changelist_view(request, extra_context)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(RegStackIdentity)
+class RegStackIdentityAdmin(_IdentityAdminBase):
+    """Read-only: links are made and kept by the bridge (docs/users.md)."""
+
+    list_display = ["regstack_id", "user", "linked_at"]
+    search_fields = ["regstack_id"]
+    list_select_related = ["user"]
+    readonly_fields = ["regstack_id", "user", "linked_at"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -22,13 +22,16 @@ class RegstackDjangoConfig(AppConfig):
 
     def ready(self) -> None:
         """Safe to run more than once: nothing is built or connected twice."""
+        from regstack_django.auth import receivers
         from regstack_django.checks.registered import (
             check_context_settings,
             check_hooks_setting,
+            check_opentelemetry_setting,
             check_pool_settings,
             check_receivers,
             check_regstack_settings,
             check_seconds_settings,
+            check_users_setting,
         )
 
         if not hasattr(self, "registry"):
@@ -39,8 +42,16 @@ class RegstackDjangoConfig(AppConfig):
         checks.register(check_seconds_settings)
         checks.register(check_pool_settings)
         checks.register(check_context_settings)
+        checks.register(check_opentelemetry_setting)
+        checks.register(check_users_setting)
+        receivers.connect()
         # weak=False: a weak connect adds a finalizer on every call, even a repeat.
         setting_changed.connect(_rewire, weak=False, dispatch_uid="regstack_django.rewire")
+        from regstack_django.observability import switch
+
+        if _observe_outbox not in switch.when_on:
+            switch.when_on.append(_observe_outbox)
+        switch.refresh()
         try:
             _connect_settings_handlers()
         except ImproperlyConfigured:
@@ -58,6 +69,13 @@ def _running_check_command() -> bool:
     return len(sys.argv) > 1 and sys.argv[1] in _REPORTING_COMMANDS
 
 
+def _observe_outbox() -> None:
+    """Register the outbox gauges (once) when tracing is on."""
+    from regstack_django.observability import meters
+
+    meters.observe_outbox()
+
+
 def _rewire(*, setting: str, **kwargs: Any) -> None:
     if setting in INSTANCE_SETTINGS:
         from regstack_django.hosting import instance
@@ -65,6 +83,10 @@ def _rewire(*, setting: str, **kwargs: Any) -> None:
         instance.reset()
     if setting in SETTINGS:
         _connect_settings_handlers()
+    from regstack_django.auth import receivers
+
+    if setting in receivers.WATCHED_SETTINGS:
+        receivers.connect()
 
 
 def _connect_settings_handlers() -> None:

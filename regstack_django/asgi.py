@@ -1,6 +1,6 @@
 """The whole site as one ASGI application: regstack's routes and Django, with the lifespan.
 
-README "Hosting regstack in Django" and docs/hosting.md are the guide.
+docs/hosting.md is the guide.
 """
 
 from __future__ import annotations

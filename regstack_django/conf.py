@@ -41,6 +41,9 @@ REQUEST_ID_HEADER_SETTING = "REGSTACK_REQUEST_ID_HEADER"
 #: Request-context settings (:mod:`regstack_django.hosting.request` parses them, E045/E046).
 CONTEXT_SETTINGS = frozenset({TRUSTED_PROXIES_SETTING, REQUEST_ID_HEADER_SETTING})
 DEFAULT_REQUEST_ID_HEADER = "X-Request-ID"
+OPENTELEMETRY_SETTING = "REGSTACK_OPENTELEMETRY"
+#: Parsed and validated by :mod:`regstack_django.auth.rules` (E040, E041).
+USERS_SETTING = "REGSTACK_DJANGO_USERS"
 
 #: Failed runs of a durable handler before its row is dead, and the largest accepted (E030).
 DEFAULT_MAX_ATTEMPTS = 20
@@ -65,7 +68,7 @@ SECONDS_SETTINGS: dict[str, tuple[float, float]] = {
     MESSAGE_MAX_AGE_SETTING: (3 * 86400.0, 365 * 86400.0),
 }
 
-#: Every setting this app reads; the README documents each one.
+#: Every setting this app reads; docs/settings.md documents each one.
 SETTINGS = (
     HOOKS_SETTING,
     RAISE_ERRORS_SETTING,
@@ -78,6 +81,8 @@ SETTINGS = (
     AUDIT_RETENTION_SETTING,
     TRUSTED_PROXIES_SETTING,
     REQUEST_ID_HEADER_SETTING,
+    OPENTELEMETRY_SETTING,
+    USERS_SETTING,
 )
 
 
@@ -133,6 +138,14 @@ class Settings:
     def REGSTACK_HOOKS_WORKER_WAIT(self) -> Any:  # noqa: N802
         """Seconds a fire waits for a free worker before failing its receivers; default 3."""
         return getattr(settings, WORKER_WAIT_SETTING, DEFAULT_WORKER_WAIT)
+
+    @property
+    def REGSTACK_OPENTELEMETRY(self) -> Any:  # noqa: N802
+        """Spans and metrics through OpenTelemetry's API (extra ``otel``); default ``False``.
+
+        Read when the app is ready and when the setting changes, never per fire.
+        """
+        return getattr(settings, OPENTELEMETRY_SETTING, False)
 
     def pool_size(self) -> int:
         """Return ``REGSTACK_HOOKS_WORKERS``, or its default when invalid (E020 reports it)."""

@@ -1,6 +1,6 @@
 """What happens when a receiver fails: one log line, a name, never a value.
 
-Also every type a failure is reported as (README, "Dispatch semantics").
+Also every type a failure is reported as (docs/dispatch.md).
 """
 
 from __future__ import annotations

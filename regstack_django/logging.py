@@ -1,7 +1,7 @@
 """``SecretsFilter``: a logging filter that keeps live tokens and hashes out of every log.
 
 Other libraries log token links, OAuth codes and password hashes; put the filter on every
-handler in ``LOGGING`` (README, "Logging and secrets", says what it scrubs).
+handler in ``LOGGING`` (docs/security.md says what it scrubs).
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ _QUOTED = re.compile(
     rf"(?P<q>[\"'])(?:{_KEYS})(?P=q)\s*[:=]\s*(?P<vq>[\"'])(?P<value>[^\"'\\]+)(?P=vq)",
     re.IGNORECASE,
 )
+# An upper-case status word after "state=" (django-tasks logs "state=SUCCESSFUL"): no OAuth state.
+_STATUS_WORD = re.compile(r"[A-Z]+(?:_[A-Z]+)*")
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*")
 _BEARER = re.compile(r"(?<=Bearer )[A-Za-z0-9._~+/-]{8,}=*", re.IGNORECASE)
 # Password hashes, each behind a literal that a cheap "in" test looks for first.
@@ -73,7 +75,9 @@ def _scrub_query(text: str, lowered: str) -> str:
         value = _VALUE.match(text, sep.end())
         if value is None or (spans and value.start() < spans[-1][1]):
             continue
-        if len(unquote_plus(value.group(0))) >= MIN_QUERY_VALUE_LENGTH:
+        if len(unquote_plus(value.group(0))) >= MIN_QUERY_VALUE_LENGTH and not (
+            _STATUS_WORD.fullmatch(value.group(0)) and lowered.endswith("state", 0, sep.start())
+        ):
             spans.append(value.span())
     if not spans:
         return text

@@ -1,12 +1,13 @@
-"""The outbox (one row per durable delivery), the relays' heartbeats, and @run_once claims.
+"""The outbox, the relays' heartbeats, @run_once claims, and the regstack user -> Django user link.
 
-``message`` is the signed task argument; the admin never shows it (README, "Durable delivery").
+``message`` is the signed task argument; the admin never shows it (docs/background-delivery.md).
 """
 
 from __future__ import annotations
 
 import datetime
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -111,3 +112,22 @@ class HandlerRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.handler} ran for {self.event_id}"
+
+
+class RegStackIdentity(models.Model):
+    """The Django user linked to one regstack user (docs/users.md, "Django users")."""
+
+    id = models.BigAutoField(primary_key=True)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="regstack_identity"
+    )
+    regstack_id = models.CharField("regstack user id", max_length=64, unique=True)
+    linked_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "regstack identity"
+        verbose_name_plural = "regstack identities"
+        ordering = ["-linked_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"regstack user {self.regstack_id}"

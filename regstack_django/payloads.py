@@ -1,4 +1,4 @@
-"""Typed keyword arguments of each event, for ``**kwargs: Unpack[...]`` (README, "Typed receivers").
+"""Typed keyword arguments of each event, for ``**kwargs: Unpack[...]`` (docs/events.md).
 
 ``oauth_signin_started``'s optional ``user`` is a ``total=False`` subclass, not ``NotRequired``:
 Python 3.11-3.13 cannot see ``NotRequired`` at run time under postponed annotations.

@@ -26,6 +26,7 @@ from regstack_django.hooks.dispatch import (
     live_receivers,
 )
 from regstack_django.hooks.wiring import state
+from regstack_django.observability import switch
 from regstack_django.pool.threads import running_loop
 from regstack_django.secrets import SECRET_EVENTS, guard
 
@@ -84,14 +85,16 @@ class HookRegistry:
         if prepared is None:
             return
         fire, receivers, token = prepared
+        # One flag check: with OpenTelemetry off, a fire pays nothing more.
+        run = _traced_async() if switch.on else dispatch_async
         try:
-            await dispatch_async(fire, receivers)
+            await run(fire, receivers)
         finally:
             if token is not None:
                 event_ids.close_fire(token)
         if fire.failures:
             for report, report_receivers in self._reports(fire.failures):
-                await dispatch_async(report, report_receivers)
+                await run(report, report_receivers)
             _raise_if_loud(event, fire.failures)
 
     def fire_sync(self, event: str, /, **kwargs: Any) -> None:
@@ -109,14 +112,15 @@ class HookRegistry:
         if prepared is None:
             return
         fire, receivers, token = prepared
+        run = _traced_sync() if switch.on else dispatch_sync
         try:
-            dispatch_sync(fire, receivers)
+            run(fire, receivers)
         finally:
             if token is not None:
                 event_ids.close_fire(token)
         if fire.failures:
             for report, report_receivers in self._reports(fire.failures):
-                dispatch_sync(report, report_receivers)
+                run(report, report_receivers)
             _raise_if_loud(event, fire.failures)
 
     def _prepare(self, event: str, kwargs: dict[str, Any]) -> _Prepared | None:
@@ -156,6 +160,19 @@ class HookRegistry:
                 "exception": failure.exception,
             }
             yield Fire(signals.receiver_failed, self.sender, "receiver_failed", kwargs), receivers
+
+
+def _traced_async() -> Callable[[Fire, LiveReceivers], Awaitable[None]]:
+    """Return the traced dispatch (its module imports OpenTelemetry: only when it is on)."""
+    from regstack_django.observability import tracing
+
+    return tracing.dispatch_async
+
+
+def _traced_sync() -> Callable[[Fire, LiveReceivers], None]:
+    from regstack_django.observability import tracing
+
+    return tracing.dispatch_sync
 
 
 def _observed_and_muted(event: str, sender: object, kwargs: dict[str, Any]) -> bool:

@@ -1,7 +1,7 @@
 """The secret values of one fire (a token link, a password hash) in every form they travel in.
 
 Receivers get ``url`` as a :class:`SecretURL`; :data:`recent` remembers the links fired
-last, for :class:`~regstack_django.logging.SecretsFilter` (README, "Logging and secrets").
+last, for :class:`~regstack_django.logging.SecretsFilter` (docs/security.md).
 """
 
 from __future__ import annotations
@@ -172,7 +172,7 @@ def tokens_of(url: str, url_without_token: str | None) -> list[str]:
 
 
 def forms_of(secret: str) -> list[str]:
-    """Return every form ``secret`` may be quoted in (README, "Logging and secrets")."""
+    """Return every form ``secret`` may be quoted in (docs/security.md)."""
     once = quote(secret, safe="")
     escaped = (secret, quote(secret), once, quote_plus(secret), quote(once, safe=""))
     lowered = tuple(_lower_escapes(form) for form in escaped)

@@ -1,7 +1,7 @@
 """The payload contract: one event's kwargs as JSON for a background task, and back.
 
 Only public user fields cross the queue, ``url`` only on opt-in; :func:`decode` trusts
-nothing (README, "Background handlers").
+nothing (docs/background-delivery.md).
 """
 
 from __future__ import annotations

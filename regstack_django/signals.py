@@ -1,6 +1,6 @@
 """One Django ``Signal`` per regstack event, declared explicitly so each is greppable and typed.
 
-Connect to them like any Django signal and accept ``**kwargs`` (README, "Events").
+Connect to them like any Django signal and accept ``**kwargs`` (docs/events.md).
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from regstack_django.context import EventContext
 from regstack_django.envelope import UntrustedMessage, refuse_stale, unseal
 from regstack_django.failures import loggable, logger
 from regstack_django.hooks.entries import HandlerSpec, parse_hooks_setting
+from regstack_django.observability import switch
 from regstack_django.secrets import SECRET_EVENTS, guard
 from regstack_django.serialize import PayloadError, decode
 from regstack_django.signals import signal_for
@@ -119,7 +120,18 @@ def deliver(*args: Any, **kwargs: Any) -> None:
     try:
         if "context" not in arguments:
             arguments["context"] = context
-        call(signal=signal_for(event), sender=sender, event_id=the_id, **arguments)
+        if switch.on:  # in the trace of the fire that queued it
+            from regstack_django.observability import propagation
+
+            carried = opened.meta.get("trace")
+            with propagation.delivery_span(event, handler, carried) as ended:
+                try:
+                    call(signal=signal_for(event), sender=sender, event_id=the_id, **arguments)
+                except BaseException as exc:
+                    ended(exc)
+                    raise
+        else:
+            call(signal=signal_for(event), sender=sender, event_id=the_id, **arguments)
     except Exception as exc:
         if durable and the_id is not None:
             outbox.record_failure(the_id, handler, exc, arguments)

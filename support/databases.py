@@ -91,23 +91,37 @@ def django_database(name: str, **extra: Any) -> dict[str, Any]:
     }
 
 
-def _admin(statement: str) -> None:
+def _admin(statement: str, on: str | None = None) -> None:
     import psycopg
 
-    with psycopg.connect(server(), autocommit=True, connect_timeout=30) as connection:
+    with psycopg.connect(on or server(), autocommit=True, connect_timeout=30) as connection:
         connection.execute(statement)
 
 
-def create(*names: str) -> None:
-    """Create each empty database (from ``template0``: nothing a template gained)."""
+def create(*names: str, on: str | None = None) -> None:
+    """Create each empty database (from ``template0``) on ``on`` or this run's server."""
     for name in names:
-        _admin(f'CREATE DATABASE "{name}" TEMPLATE template0')
+        _admin(f'CREATE DATABASE "{name}" TEMPLATE template0', on)
 
 
-def drop(*names: str) -> None:
+def drop(*names: str, on: str | None = None) -> None:
     """Drop each database, ending the sessions still on it (a killed process's, say)."""
     for name in names:
-        _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', on)
+
+
+@contextmanager
+def pair(prefix: str, on: str | None = None) -> Iterator[tuple[str, str]]:
+    """Two new databases, Django's and regstack's: their libpq and asyncpg URLs; dropped after."""
+    name = unique_name(prefix)
+    names = (name, f"{name}_regstack")
+    create(*names, on=on)
+    parts = urlsplit(on or server())
+    django_url, regstack = (urlunsplit(parts._replace(path=f"/{n}")) for n in names)
+    try:
+        yield django_url, "postgresql+asyncpg://" + regstack.split("://", 1)[1]
+    finally:
+        drop(*names, on=on)
 
 
 #: The variable naming a testproject site's PostgreSQL pair (``testproject/settings.py``).

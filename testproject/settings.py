@@ -148,7 +148,7 @@ else:
 DEFAULT_FROM_EMAIL = "regstack-demo@example.com"
 
 # Background handlers are enqueued through the Tasks backend TESTPROJECT_TASKS_BACKEND
-# names (README, "Scaling out"); each has its own worker command:
+# names (docs/scaling-out.md); each has its own worker command:
 # - "database" (the default): django-tasks-db; 'python manage.py db_worker';
 # - "redis" (Django 6.x): django-tasks-redis; 'python manage.py run_redis_tasks --continuous';
 # - "celery" (Django 6.x): django-tasks-celery, Redis as the broker;
@@ -178,7 +178,7 @@ elif TASKS_BACKEND == "celery":
     CELERY_BROKER_URL = REDIS_URL
     # No result backend: nothing reads a background handler's result, and a Redis
     # result backend subscribes to each task's result channel *in the request*; with
-    # Redis down that retries for ~15 s per event (README, "Scaling out").
+    # Redis down that retries for ~15 s per event (docs/scaling-out.md).
     SILENCED_SYSTEM_CHECKS = ["django_tasks_celery.W001", "django_tasks_celery.W002"]
     TASKS = {
         "default": {
@@ -228,7 +228,7 @@ REGSTACK_HOOKS = {
 }
 
 # SecretsFilter scrubs live token links and password hashes from every record this
-# handler writes, whichever library logged it (README, "Logging and secrets").
+# handler writes, whichever library logged it (docs/security.md).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -275,7 +275,7 @@ if _env_flag("TESTPROJECT_DELIVERY_PROBE", default=False):
         }
     )
 
-# Durable background delivery (README, "Background handlers"): off unless
+# Durable background delivery (docs/background-delivery.md): off unless
 # TESTPROJECT_DURABLE=1. Then every background entry above is durable, and
 # 'python manage.py regstack_relay' runs beside the Tasks worker.
 DURABLE = _env_flag("TESTPROJECT_DURABLE", default=False)

@@ -14,6 +14,7 @@ USE_TZ = True
 INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.auth",
+    "django.contrib.sessions",
     "regstack_django",
     "tests.testapp",
 ]

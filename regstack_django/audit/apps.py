@@ -15,7 +15,7 @@ class AuditConfig(AppConfig):
     def ready(self) -> None:
         """Connect once (``dispatch_uid``), however often Django calls it."""
         from regstack_django.audit import record
-        from regstack_django.checks.registered import check_audit_settings
+        from regstack_django.audit.checks import check_audit_settings
 
         checks.register(check_audit_settings)
         record.connect()

@@ -26,6 +26,7 @@ from regstack_django.envelope import seal
 from regstack_django.failures import NAME_ATTRIBUTE, logger
 from regstack_django.hooks import event_ids
 from regstack_django.hooks.entries import HandlerSpec
+from regstack_django.observability import switch
 from regstack_django.pool.threads import caller_thread_context
 from regstack_django.serialize import encode
 from regstack_django.worker import deliver
@@ -168,6 +169,10 @@ def background_receiver(spec: HandlerSpec) -> Callable[..., Any]:
             spec.event, sender, kwargs, include_secrets=spec.include_secrets, event_id=event_id
         )
         meta = {"context": context.as_dict()} if isinstance(context, EventContext) else None
+        if switch.on:  # the trace crosses the queue inside the signed message
+            from regstack_django.observability import propagation
+
+            meta = propagation.with_trace(meta)
         message = seal(spec.path, spec.durable, payload, meta)
         if caller_thread_context():
             await in_caller_thread(event_id, message, kwargs)

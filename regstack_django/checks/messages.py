@@ -1,6 +1,6 @@
 """Every check id and hint, and :func:`problem`: the words ``manage.py check`` and start-up share.
 
-It imports nothing of the package, so any module can use it. README "System checks" lists the ids.
+It imports nothing of the package, so any module can use it. docs/checks.md lists the ids.
 """
 
 from __future__ import annotations
@@ -39,12 +39,18 @@ W003 = "regstack_django.W003"
 W004 = "regstack_django.W004"
 W006 = "regstack_django.W006"
 W007 = "regstack_django.W007"
+W009 = "regstack_django.W009"
 E030 = "regstack_django.E030"
 E032 = "regstack_django.E032"
 E060 = "regstack_django.E060"
 E045 = "regstack_django.E045"
 E046 = "regstack_django.E046"
 W045 = "regstack_django.W045"
+E050 = "regstack_django.E050"
+E051 = "regstack_django.E051"
+E040 = "regstack_django.E040"
+E041 = "regstack_django.E041"
+W040 = "regstack_django.W040"
 
 HINTS: dict[str, str] = {
     E001: 'Use a dict such as {{"user_registered": ["myapp.hooks.on_registered"]}}.',
@@ -95,8 +101,8 @@ HINTS: dict[str, str] = {
     ),
     E017: "{hint}",
     E018: (
-        "Write the receiver as 'def receiver(sender, **kwargs)' (or 'async def') and read "
-        "arguments an event may lack from kwargs, e.g. kwargs.get('user')."
+        "Write the receiver as 'def receiver(sender, **kwargs)' (or 'async def') and take "
+        "only what this event carries: {arguments}."
     ),
     E019: (
         "Install regstack: pip install 'regstack-django[regstack]' (from a checkout: "
@@ -122,6 +128,11 @@ HINTS: dict[str, str] = {
         "The Dummy backend stores tasks and never runs them: every event is dropped. Use it "
         "only in tests (silence with SILENCED_SYSTEM_CHECKS = ['regstack_django.W007']), or "
         "configure a backend with a worker in TASKS."
+    ),
+    W009: (
+        "Start a worker that reads this queue: python manage.py db_worker --queue-name {queue} "
+        "(or --queue-name '*'; other backends: their worker's queue option). Then silence "
+        "this warning with SILENCED_SYSTEM_CHECKS = ['regstack_django.W009']."
     ),
     E030: (
         "Set REGSTACK_OUTBOX_MAX_ATTEMPTS to the failed runs after which a durable row is "
@@ -150,6 +161,24 @@ HINTS: dict[str, str] = {
         "has changed. Pin regstack to a version this regstack_django supports, or upgrade "
         'regstack_django (docs/observability.md, "Failed sign-ins").'
     ),
+    E050: "Set REGSTACK_OPENTELEMETRY = True to trace fires and record metrics, or False.",
+    E051: (
+        "Install OpenTelemetry's API: pip install 'regstack-django[otel]' (and an SDK with an "
+        "exporter to see anything), or set REGSTACK_OPENTELEMETRY = False."
+    ),
+    E040: (
+        "Write REGSTACK_DJANGO_USERS as a dict of the keys docs/users.md lists, e.g. "
+        '{{"create": True, "username": "email", "on_delete": "deactivate"}}.'
+    ),
+    E041: (
+        "{model} has no field {field!r}: map the regstack flag to a field the user model has, "
+        "or remove it from REGSTACK_DJANGO_USERS['flags']."
+    ),
+    W040: (
+        "Put 'regstack_django.auth.RegStackTokenMiddleware' after "
+        "'django.contrib.auth.middleware.AuthenticationMiddleware' in MIDDLEWARE, or Django's "
+        "session user replaces the token's user."
+    ),
 }
 
 #: E011's hints: an unknown alias, or options the backend itself refuses.
@@ -159,7 +188,7 @@ E011_REFUSED_OPTION = (
     "that backend supports (for 'queue_name', one of its QUEUES; for 'priority', its range)."
 )
 
-WARNINGS = frozenset({W001, W002, W003, W004, W006, W007, W045})
+WARNINGS = frozenset({W001, W002, W003, W004, W006, W007, W009, W040, W045})
 ALL_IDS = frozenset(HINTS)
 
 

@@ -10,7 +10,7 @@ from django.core.checks import CheckMessage
 
 from regstack_django.checks import messages
 from regstack_django.checks.messages import problem
-from regstack_django.events import KNOWN_EVENTS
+from regstack_django.events import EVENT_ARGUMENTS, KNOWN_EVENTS
 from regstack_django.failures import receiver_name
 from regstack_django.hooks.introspect import from_registry_on, signal_receivers
 from regstack_django.hooks.signatures import signature_problem
@@ -40,6 +40,15 @@ def receiver_problems() -> list[CheckMessage]:
                         f"The receiver {receiver_name(connected.receiver)} of "
                         f"regstack_django.signals.{event} cannot be called with the event's "
                         f"arguments: {why}.",
+                        arguments=_carried(event),
                     )
                 )
     return found
+
+
+def _carried(event: str) -> str:
+    """Return the arguments ``event`` carries, the optional ones as ``kwargs.get(...)``."""
+    required, optional = EVENT_ARGUMENTS[event]
+    always = ", ".join(required) or "no argument always"
+    sometimes = ", ".join(f"kwargs.get({name!r})" for name in optional)
+    return f"{always}; sometimes {sometimes}" if sometimes else always

@@ -8,20 +8,19 @@ from typing import Any
 from django.apps import AppConfig
 from django.conf import settings
 from django.core.checks import CheckMessage
+from django.core.exceptions import ImproperlyConfigured
 
 from regstack_django.checks import messages
 from regstack_django.checks.messages import problem
 from regstack_django.conf import (
-    AUDIT_RETENTION_SETTING,
-    DEFAULT_AUDIT_RETENTION,
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_WORKER_WAIT,
     DEFAULT_WORKERS,
     ENQUEUE_TIMEOUT_SETTING,
-    MAX_AUDIT_RETENTION,
     MAX_MAX_ATTEMPTS,
     MAX_WORKERS,
     MESSAGE_MAX_AGE_SETTING,
+    OPENTELEMETRY_SETTING,
     OUTBOX_MAX_ATTEMPTS_SETTING,
     REQUEST_ID_HEADER_SETTING,
     SECONDS_SETTINGS,
@@ -29,7 +28,6 @@ from regstack_django.conf import (
     WORKER_WAIT_SETTING,
     WORKERS_SETTING,
     conf,
-    valid_audit_retention,
     valid_max_attempts,
     valid_seconds,
     valid_worker_wait,
@@ -121,8 +119,8 @@ def wiring_problems() -> list[CheckMessage]:
             problem(
                 messages.W003,
                 f"'regstack_django' comes after {staticfiles!r} in INSTALLED_APPS: "
-                "'manage.py runserver' is then staticfiles' and answers 404 on every "
-                "regstack route.",
+                "'manage.py runserver' is then the one staticfiles provides, which serves "
+                "Django only and answers 404 on every regstack route.",
             )
         ]
     return []
@@ -198,23 +196,6 @@ def check_outbox_settings(
     ]
 
 
-def check_audit_settings(
-    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
-) -> Iterable[CheckMessage]:
-    """Report ``REGSTACK_AUDIT_RETENTION`` (E060); the audit app registers this check."""
-    value = getattr(settings, AUDIT_RETENTION_SETTING, DEFAULT_AUDIT_RETENTION)
-    if valid_audit_retention(value):
-        return []
-    return [
-        problem(
-            messages.E060,
-            f"{AUDIT_RETENTION_SETTING} must be whole days or None, not {value!r}.",
-            maximum=MAX_AUDIT_RETENTION,
-            default=DEFAULT_AUDIT_RETENTION,
-        )
-    ]
-
-
 def check_context_settings(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> Iterable[CheckMessage]:
@@ -242,6 +223,65 @@ def check_context_settings(
         found.append(
             problem(messages.W045, f"login_failed may not be sent for every failure: {route}.")
         )
+    return found
+
+
+def check_opentelemetry_setting(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> Iterable[CheckMessage]:
+    """Report ``REGSTACK_OPENTELEMETRY`` not a bool (E050), or on without OpenTelemetry (E051)."""
+    if not _includes_this_app(app_configs):
+        return []
+    from regstack_django.observability import switch
+
+    value = conf.REGSTACK_OPENTELEMETRY
+    if not isinstance(value, bool):
+        message = f"{OPENTELEMETRY_SETTING} must be True or False, not {value!r}."
+        return [problem(messages.E050, message)]
+    if value and not switch.installed():
+        message = f"{OPENTELEMETRY_SETTING} is True, but OpenTelemetry's API is not installed."
+        return [problem(messages.E051, message)]
+    return []
+
+
+def check_users_setting(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> Iterable[CheckMessage]:
+    """Report ``REGSTACK_DJANGO_USERS`` (E040, E041) and the middleware's place (W040)."""
+    if not _includes_this_app(app_configs):
+        return []
+    from django.contrib.auth import get_user_model
+
+    from regstack_django.auth import rules
+
+    found = [
+        problem(messages.E040, text)
+        for text in rules.parse(getattr(settings, rules.USERS_SETTING, None))[1]
+    ]
+    try:
+        model = get_user_model()
+    except ImproperlyConfigured:  # django.contrib.auth is not installed: Django reports it
+        return found
+    names = {f.name for f in model._meta.get_fields()}
+    for targets in rules.current().flags.values():
+        found.extend(
+            problem(
+                messages.E041,
+                f"{rules.USERS_SETTING}['flags'] sets {target!r}, which "
+                f"{model._meta.label} does not have.",
+                model=model._meta.label,
+                field=target,
+            )
+            for target in targets
+            if target not in names
+        )
+    middleware = list(getattr(settings, "MIDDLEWARE", None) or ())
+    ours, django_auth = (
+        "regstack_django.auth.RegStackTokenMiddleware",
+        "django.contrib.auth.middleware.AuthenticationMiddleware",
+    )
+    if ours in middleware and django_auth in middleware[middleware.index(ours) :]:
+        found.append(problem(messages.W040, f"MIDDLEWARE has {ours} before {django_auth}."))
     return found
 
 

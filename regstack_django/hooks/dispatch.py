@@ -1,6 +1,6 @@
 """The dispatch loop: from one fire to every receiver, the same on every Django.
 
-Why it is ours and not ``send_robust``: README, "Dispatch semantics".
+Why it is ours and not ``send_robust``: docs/dispatch.md.
 """
 
 from __future__ import annotations

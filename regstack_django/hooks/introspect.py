@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable
-from typing import Any, Literal, NamedTuple, TypedDict
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypedDict
 
 from asgiref.sync import iscoroutinefunction
 from django.dispatch import Signal
@@ -19,14 +19,19 @@ from regstack_django.hooks.wiring import settings_connections
 from regstack_django.registry import SOURCE_ATTRIBUTE
 from regstack_django.signals import custom_events, signal_for
 
+if TYPE_CHECKING:
+    from regstack_django.hooks.entries import HandlerSpec
+
 Source = Literal["settings", "receiver", "registry.on"]
 
 
 class ReceiverRow(TypedDict):
     name: str
     kind: Literal["sync", "async"]
-    delivery: Literal["inline", "background"]
+    delivery: Literal["inline", "background", "durable"]
     source: Source
+    #: A settings entry's options that differ from their defaults (``{}`` otherwise).
+    options: dict[str, Any]
 
 
 class EventRow(TypedDict):
@@ -99,23 +104,60 @@ def event_rows(events: list[str]) -> list[EventRow]:
             connection = from_settings.get(_uid(lookup_key))
             if connection is not None and connection.receiver is receiver:
                 spec = connection.spec
-                row = _row(receiver, spec.is_async, spec.background, "settings")
+                delivery = _delivery(spec.background, spec.durable)
+                row = _row(receiver, spec.is_async, delivery, "settings", _options(spec))
             else:
                 source: Source = "registry.on" if from_registry_on(receiver) else "receiver"
-                row = _row(receiver, is_async or iscoroutinefunction(receiver), False, source)
+                runs_async = is_async or iscoroutinefunction(receiver)
+                row = _row(receiver, runs_async, "inline", source, {})
             receivers.append(row)
         rows.append({"event": event, "receivers": receivers})
     return rows
 
 
+Delivery = Literal["inline", "background", "durable"]
+#: The options a row shows, with the value each has when not set.
+_SHOWN_OPTIONS = (
+    ("timeout", None),
+    ("must_run", False),
+    ("on_commit", True),
+    ("include_secrets", False),
+    ("queue_name", None),
+    ("priority", None),
+    ("backend", None),
+)
+
+
+def _delivery(background: bool, durable: bool) -> Delivery:
+    if durable:
+        return "durable"
+    return "background" if background else "inline"
+
+
+def _options(spec: HandlerSpec) -> dict[str, Any]:
+    """Return the entry's options that differ from their defaults (``on_commit``: background)."""
+    shown = {}
+    for name, default in _SHOWN_OPTIONS:
+        value = getattr(spec, name)
+        applies = name != "on_commit" or (spec.background and not spec.durable)
+        if applies and value != default:
+            shown[name] = value
+    return shown
+
+
 def _row(
-    receiver: Callable[..., Any], is_async: bool, background: bool, source: Source
+    receiver: Callable[..., Any],
+    is_async: bool,
+    delivery: Delivery,
+    source: Source,
+    options: dict[str, Any],
 ) -> ReceiverRow:
     return {
         "name": receiver_name(receiver),
         "kind": "async" if is_async else "sync",
-        "delivery": "background" if background else "inline",
+        "delivery": delivery,
         "source": source,
+        "options": options,
     }
 
 

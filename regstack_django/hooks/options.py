@@ -191,10 +191,12 @@ def background_problems(where: str, path: str, options: dict[str, Any]) -> list[
                 ),
             )
         ]
-    return _backend_kind_warnings(where, path, backend)
+    return _backend_kind_warnings(where, path, backend, options.get("queue_name"))
 
 
-def _backend_kind_warnings(where: str, path: str, backend: str | None) -> list[CheckMessage]:
+def _backend_kind_warnings(
+    where: str, path: str, backend: str | None, queue: str | None
+) -> list[CheckMessage]:
     kind = tasks_compat.backend_kind(backend)
     if kind == "immediate":
         return [
@@ -210,6 +212,16 @@ def _backend_kind_warnings(where: str, path: str, backend: str | None) -> list[C
                 messages.W007,
                 f"{where} ({path!r}) is a background handler, but its Tasks backend "
                 f"{backend or 'default'!r} is the Dummy backend: it never runs.",
+            )
+        ]
+    if queue is not None and queue != "default":
+        return [
+            problem(
+                messages.W009,
+                f"{where} ({path!r}) enqueues on the Tasks queue {queue!r}: a worker started "
+                "without a queue option (plain 'manage.py db_worker') reads only 'default', "
+                "and the tasks wait forever.",
+                queue=queue,
             )
         ]
     return []

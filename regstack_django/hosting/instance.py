@@ -1,6 +1,6 @@
 """The project's one ``RegStack``: built from settings on first use, cached, attached.
 
-A change to a setting it reads clears it (``apps._rewire``). README: "Hosting regstack in Django".
+A change to a setting it reads clears it (``apps._rewire``). docs/hosting.md.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The bridge's worker threads, one leased per fire outside a Django request.
 
 There asgiref's one process-wide thread would make concurrent fires wait on each
-other's receivers; every wait here has a bound (README, "Dispatch semantics").
+other's receivers; every wait here has a bound (docs/dispatch.md).
 """
 
 from __future__ import annotations

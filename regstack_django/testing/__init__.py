@@ -1,7 +1,7 @@
 """Test helpers: record which regstack events fired, and keep receivers out of a test.
 
 Both observe every fire through :data:`regstack_django.registry.fire_observers`
-(README, "Testing your receivers").
+(docs/testing.md).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """pytest fixtures for projects that use regstack_django (the ``pytest11`` entry point).
 
 pytest imports this module before pytest-django configures settings: each fixture
-imports what needs them. The fixtures are listed in README, "Testing your receivers".
+imports what needs them. The fixtures are listed in docs/testing.md.
 """
 
 from __future__ import annotations
@@ -71,6 +71,40 @@ async def regstack_client(regstack_instance: Any) -> AsyncIterator[httpx.AsyncCl
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             yield client
+
+
+@async_fixture
+async def regstack_user_client(regstack_client: httpx.AsyncClient) -> httpx.AsyncClient:
+    """``regstack_client`` signed in as a new verified user (``user@example.com``).
+
+    Registered and logged in over regstack's routes; its ``Authorization`` header holds
+    the token. ``client.regstack_user`` is regstack's user (docs/users.md).
+    """
+    from regstack_django.hosting.instance import get_regstack
+
+    regstack = get_regstack()
+    email, password = "user@example.com", "a-long-enough-password-1"
+    prefix = regstack.config.api_prefix.rstrip("/")
+    if regstack.config.require_verification:
+        await regstack.users.create(_verified_user(email, regstack.password_hasher.hash(password)))
+    else:
+        answer = await regstack_client.post(
+            f"{prefix}/register", json={"email": email, "password": password}
+        )
+        answer.raise_for_status()
+    answer = await regstack_client.post(
+        f"{prefix}/login", json={"email": email, "password": password}
+    )
+    answer.raise_for_status()
+    regstack_client.headers["Authorization"] = f"Bearer {answer.json()['access_token']}"
+    regstack_client.regstack_user = await regstack.users.get_by_email(email)  # type: ignore[attr-defined]
+    return regstack_client
+
+
+def _verified_user(email: str, hashed: str) -> Any:
+    from regstack.models.user import BaseUser
+
+    return BaseUser(email=email, hashed_password=hashed, is_verified=True)
 
 
 @pytest.fixture(autouse=True)

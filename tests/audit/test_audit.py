@@ -16,8 +16,8 @@ from django.utils.html import escape
 
 from regstack_django import EventContext, get_registry
 from regstack_django.audit import record
+from regstack_django.audit.checks import check_audit_settings
 from regstack_django.audit.models import AuthEvent
-from regstack_django.checks.registered import check_audit_settings
 from regstack_django.models import OutboxEvent
 from tests.utils import connected
 

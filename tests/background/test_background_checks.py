@@ -66,6 +66,26 @@ def test_the_immediate_backend_is_W006_and_the_dummy_backend_W007() -> None:
     assert messages.W007 in dummy.hint
 
 
+DATABASE = {
+    "default": {
+        "BACKEND": "django_tasks_db.DatabaseBackend",
+        "QUEUES": ["default", "mail"],
+    }
+}
+
+
+def test_a_queue_other_than_default_is_W009_naming_the_worker_option() -> None:
+    with override_settings(INSTALLED_APPS=[*settings.INSTALLED_APPS, "django_tasks_db"]):
+        [found] = problems(entry(background=True, queue_name="mail"), TASKS=DATABASE)
+        assert ids(entry(background=True, queue_name="default"), TASKS=DATABASE) == []
+        durable = entry(background=True, durable=True, queue_name="mail")
+        assert ids(durable, TASKS=DATABASE) == [messages.W009]
+    assert found.id == messages.W009
+    assert "'mail'" in found.msg
+    assert "reads only 'default'" in found.msg
+    assert "db_worker --queue-name mail" in found.hint
+
+
 def test_a_refused_priority_is_E011_with_a_hint_about_that_option() -> None:
     [found] = problems(entry(background=True, priority=10**6), TASKS=DUMMY)
     assert found.id == messages.E011

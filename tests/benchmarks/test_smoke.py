@@ -31,6 +31,9 @@ COMMANDS = [
     ["benchmarks.secrets_filter", "--smoke"],
     ["benchmarks.enqueue", "--smoke", "--markdown"],
     ["benchmarks.audit", "--smoke"],
+    ["benchmarks.login_failed", "--smoke"],
+    ["benchmarks.otel", "--smoke"],  # the SDK: the "otel" dependency group, on this leg
+    ["benchmarks.auth_middleware", "--smoke"],
 ]
 #: The two that need Django 6.1, the Redis and Celery backends and ``redis-server``.
 SCALE_OUT_COMMANDS = [["benchmarks.scale_out", "--smoke"], ["benchmarks.faults", "--smoke"]]

@@ -313,13 +313,15 @@ def test_every_id_has_a_case_in_this_module() -> None:
     }
     covered |= test_regstack_settings.COVERED
     # The background and outbox checks are covered in tests/background/test_background_checks.py.
-    covered |= {messages.E023, messages.E024, messages.W006, messages.W007}
+    covered |= {messages.E023, messages.E024, messages.W006, messages.W007, messages.W009}
     covered |= {messages.E020, messages.E021}  # tests/pool/test_pool.py
     covered |= {messages.E025}  # below
     covered |= {messages.E030}  # tests/background/test_dead_letters.py
     covered |= {messages.E032}  # tests/background/test_replays.py
     covered |= {messages.E060}  # tests/audit/test_audit.py
     covered |= {messages.E045, messages.E046, messages.W045}  # tests/context/test_context_checks.py
+    covered |= {messages.E050, messages.E051}  # tests/observability/test_switch.py
+    covered |= {messages.E040, messages.E041, messages.W040}  # tests/auth/test_drf_and_checks.py
     assert covered == messages.ALL_IDS
 
 

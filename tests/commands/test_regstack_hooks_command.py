@@ -76,6 +76,7 @@ def test_settings_handlers_are_listed_as_settings_with_kind_and_delivery() -> No
             "kind": "sync",
             "delivery": "inline",
             "source": "settings",
+            "options": {},
         }
     ]
     assert logged_in == [
@@ -84,15 +85,46 @@ def test_settings_handlers_are_listed_as_settings_with_kind_and_delivery() -> No
             "kind": "async",
             "delivery": "background",
             "source": "settings",
+            "options": {},
         },
         {
             "name": "tests.hooks.slow_async",
             "kind": "async",
             "delivery": "inline",
             "source": "settings",
+            "options": {"timeout": 1},
         },
     ]
     assert receivers_of("user_registered") == [], "the listing outlived override_settings"
+
+
+def test_a_durable_entry_is_listed_as_durable_with_its_options() -> None:
+    setting = {
+        "user_verified": [
+            {"handler": "tests.hooks.record_async", "background": True, "durable": True},
+            {
+                "handler": "tests.hooks.record_background",
+                "background": True,
+                "on_commit": False,
+                "include_secrets": True,
+                "priority": 5,
+            },
+            {"handler": "tests.hooks.record_sync", "must_run": True, "timeout": 2},
+        ]
+    }
+    with override_settings(REGSTACK_HOOKS=setting):
+        rows = receivers_of("user_verified")
+        out = io.StringIO()
+        call_command("regstack_hooks", "user_verified", stdout=out)
+    assert [(r["delivery"], r["options"]) for r in rows] == [
+        ("durable", {}),
+        ("background", {"on_commit": False, "include_secrets": True, "priority": 5}),
+        ("inline", {"timeout": 2, "must_run": True}),
+    ]
+    table = [line.split() for line in out.getvalue().splitlines()[1:4]]
+    assert table[0][-2:] == ["durable", "settings"]
+    assert table[1][-3:] == ["on_commit=False", "include_secrets=True", "priority=5"]
+    assert table[2][-2:] == ["timeout=2", "must_run=True"]
 
 
 @pytest.mark.usefixtures("weakly_connected")
@@ -103,12 +135,14 @@ def test_receiver_functions_are_listed_as_receiver_sync_or_async() -> None:
             "kind": "sync",
             "delivery": "inline",
             "source": "receiver",
+            "options": {},
         },
         {
             "name": f"{__name__}.on_logout_async",
             "kind": "async",
             "delivery": "inline",
             "source": "receiver",
+            "options": {},
         },
     ]
 
@@ -152,8 +186,15 @@ def test_registry_on_handlers_are_listed_as_registry_on() -> None:
             "kind": "sync",
             "delivery": "inline",
             "source": "registry.on",
+            "options": {},
         },
-        {"name": f"{prefix}.audit", "kind": "async", "delivery": "inline", "source": "registry.on"},
+        {
+            "name": f"{prefix}.audit",
+            "kind": "async",
+            "delivery": "inline",
+            "source": "registry.on",
+            "options": {},
+        },
     ]
 
 
@@ -189,7 +230,7 @@ def test_the_default_output_is_a_readable_table() -> None:
     with override_settings(REGSTACK_HOOKS={"user_logged_out": [BACKGROUND]}):
         call_command("regstack_hooks", "user_logged_out", "user_registered", stdout=out)
     lines = out.getvalue().splitlines()
-    assert lines[0].split() == ["EVENT", "RECEIVER", "KIND", "DELIVERY", "SOURCE"]
+    assert lines[0].split() == ["EVENT", "RECEIVER", "KIND", "DELIVERY", "SOURCE", "OPTIONS"]
     start = next(i for i, line in enumerate(lines) if line.startswith("user_logged_out "))
     assert [line.split() for line in lines[start : start + 3]] == [
         ["user_logged_out", f"{__name__}.on_logout", "sync", "inline", "receiver"],

@@ -166,7 +166,7 @@ async def test_login_failed_reaches_inline_background_and_durable_entries(
     assert event_rows("login_failed") == [
         ("tests.hooks.record_sync", "inline"),
         ("tests.hooks.record_background", "background"),
-        ("tests.hooks.record_durable", "background"),
+        ("tests.hooks.record_durable", "durable"),
     ]
 
 

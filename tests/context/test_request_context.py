@@ -18,6 +18,7 @@ from django.test import override_settings
 
 import regstack_django
 from regstack_django import EventContext, signals
+from regstack_django.hooks.introspect import from_registry_on, signal_receivers
 from regstack_django.models import OutboxEvent
 from regstack_django.testing import CapturedEvents
 from tests import hooks
@@ -135,8 +136,13 @@ async def test_regstack_handlers_get_exactly_regstacks_arguments(
         "user_logged_in", lambda **kwargs: on_bridge.append(set(kwargs))
     )
     regstack_instance.hooks.on("user_logged_in", lambda **kwargs: on_regstack.append(set(kwargs)))
-    await sign_up(regstack_client, regstack_events)
-    assert (await sign_in(regstack_client)).status_code == 200
+    try:
+        await sign_up(regstack_client, regstack_events)
+        assert (await sign_in(regstack_client)).status_code == 200
+    finally:  # on() holds its adapter strongly: take it off the signal again
+        for _, adapter, _ in signal_receivers(signals.user_logged_in):
+            if from_registry_on(adapter):
+                signals.user_logged_in.disconnect(adapter, sender=regstack_instance)
     assert on_bridge == on_regstack == [{"user"}]
 
 

@@ -316,6 +316,7 @@ def test_regstack_django_after_staticfiles_is_w003() -> None:
     with override_settings(INSTALLED_APPS=before):
         (message,) = reported()
     assert message.id == messages.W003
+    assert "'manage.py runserver' is then the one staticfiles provides" in message.msg
     assert "before 'django.contrib.staticfiles'" in str(message.hint)
 
 
@@ -340,6 +341,13 @@ def test_a_receiver_the_event_cannot_call_is_e018() -> None:
     )
     assert "requires 'user', which 'oauth_signin_started' does not always carry" in found[0].msg
     assert "does not accept **kwargs" in found[1].msg
+    assert "kwargs.get('user')" in found[0].hint  # oauth_signin_started: link mode only
+    assert found[1].hint.endswith("take only what this event carries: user.")
+    with connected(signals.verification_requested, _needs_user):
+        (no_user,) = check_receivers()
+    # verification_requested never carries user: the hint must not suggest it.
+    assert "user" not in no_user.hint.partition("carries:")[2]
+    assert "email, url, url_without_token" in no_user.hint
     with connected(signals.user_deleted, _needs_user):  # user_deleted always carries user
         assert list(check_receivers()) == []
 

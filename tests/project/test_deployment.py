@@ -18,11 +18,11 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
 
+from support.databases import pair
 from support.faults.processes import Process
 from support.net import free_port
 from support.redis_server import on_ci
@@ -109,21 +109,8 @@ def postgres() -> Iterator[tuple[str, str]]:
         if on_ci():
             pytest.fail("REGSTACK_TEST_POSTGRES is not set: CI must run the deployment test")
         pytest.skip("REGSTACK_TEST_POSTGRES is not set (a libpq URL of a PostgreSQL server)")
-    import psycopg
-
-    base = f"deploy_{os.getpid()}_{secrets.token_hex(3)}"
-    names = (f"{base}_django", f"{base}_regstack")
-    with psycopg.connect(server, autocommit=True) as admin:
-        for name in names:
-            admin.execute(f'CREATE DATABASE "{name}"')
-    parts = urlsplit(server)
-    django_url, regstack_url = (urlunsplit(parts._replace(path=f"/{name}")) for name in names)
-    try:
-        yield django_url, regstack_url.replace("postgresql://", "postgresql+asyncpg://", 1)
-    finally:
-        with psycopg.connect(server, autocommit=True) as admin:
-            for name in names:
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with pair("deploy") as urls:
+        yield urls
 
 
 @dataclass

@@ -250,4 +250,4 @@ def test_redis_down_at_fire_time(site: Site) -> None:
     asyncio.run(harness.produce(site.base_url, ["back-0@example.com"], resets=1))
     stored = harness.redis_contents(site.redis_url)
     assert "back-0@example.com" in stored
-    assert "down-0@example.com" not in stored  # lost: see the README ("Scaling out")
+    assert "down-0@example.com" not in stored  # lost: see docs/scaling-out.md

@@ -252,6 +252,7 @@ def test_demo_command_runs_the_tour_end_to_end(project_env: dict[str, str]) -> N
     assert "Subject: Welcome to the regstack demo" in output  # the worker's console e-mail
     assert "The Tasks worker delivered the welcome e-mail" in output
     assert "Tour finished; stopping the server and the worker." in output
+    assert "run 'bash scripts/demo --serve'" in output  # works outside the demo's venv
     assert re.search(r"its docs at http://127\.0\.0\.1:\d+/api/auth/docs\)", output)
     assert "20 of regstack's 20 events recorded." in output
     total = sum(EXPECTED_COUNTS.values()) + 3  # and three wrong passwords

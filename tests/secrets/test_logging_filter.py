@@ -176,6 +176,8 @@ def test_handlers_that_render_the_exception_themselves_get_a_stand_in() -> None:
         "price $5 and $2b$ alone",
         "GET /api/auth/me 200",
         "state=ok",
+        "Task id=7 path=regstack_django.worker.deliver state=SUCCESSFUL",
+        "Task id=7 state=FAILED, then state=NEW_STATE",
     ],
 )
 def test_ordinary_text_is_left_alone(text: str) -> None:
@@ -251,12 +253,11 @@ def test_a_token_the_bridge_fired_is_scrubbed_wherever_it_shows(registry: HookRe
     assert out.getvalue().count("[REDACTED]") == 3
 
 
-def test_the_readme_logging_dict_configures() -> None:
+def test_the_documented_logging_dict_configures() -> None:
     from pathlib import Path
 
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    section = readme.split("\n## Logging and secrets\n", 1)[1].split("\n## ", 1)[0]
-    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    page = Path(__file__).resolve().parents[2] / "docs" / "security.md"
+    code = page.read_text(encoding="utf-8").split("```python\n", 1)[1].split("```", 1)[0]
     namespace: dict[str, Any] = {}
     exec(code, namespace)
     config = namespace["LOGGING"]

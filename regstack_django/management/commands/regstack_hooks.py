@@ -1,6 +1,6 @@
 """``manage.py regstack_hooks``: which receiver runs on which regstack event, and how.
 
-The rows come from :mod:`regstack_django.hooks.introspect`; README "Seeing the wiring".
+The rows come from :mod:`regstack_django.hooks.introspect`; docs/commands.md.
 """
 
 from __future__ import annotations
@@ -20,14 +20,15 @@ from regstack_django.signals import custom_events
 
 
 def _as_table(rows: list[EventRow]) -> str:
-    header = ("EVENT", "RECEIVER", "KIND", "DELIVERY", "SOURCE")
+    header = ("EVENT", "RECEIVER", "KIND", "DELIVERY", "SOURCE", "OPTIONS")
     lines: list[tuple[str, ...]] = []
     for row in rows:
         if not row["receivers"]:
-            lines.append((row["event"], "-", "", "", ""))
+            lines.append((row["event"], "-", "", "", "", ""))
         for index, r in enumerate(row["receivers"]):
             event = row["event"] if index == 0 else ""
-            lines.append((event, r["name"], r["kind"], r["delivery"], r["source"]))
+            options = " ".join(f"{k}={v}" for k, v in r["options"].items())
+            lines.append((event, r["name"], r["kind"], r["delivery"], r["source"], options))
     widths = [max(len(line[i]) for line in (header, *lines)) for i in range(len(header))]
     text = [
         "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
@@ -43,7 +44,8 @@ def _as_table(rows: list[EventRow]) -> str:
 class Command(BaseCommand):
     help = (
         "List every regstack event with its receivers: dotted name, sync/async, "
-        "inline/background, and whether it comes from settings, @receiver or registry.on."
+        "inline/background/durable, whether it comes from settings, @receiver or "
+        "registry.on, and a settings entry's options."
     )
     requires_system_checks: list[str] = []
 
@@ -59,7 +61,8 @@ class Command(BaseCommand):
             "--json",
             action="store_true",
             dest="as_json",
-            help="Print JSON: a list of {event, receivers: [{name, kind, delivery, source}]}.",
+            help="Print JSON: a list of {event, receivers: [{name, kind, delivery, source, "
+            "options}]}.",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:

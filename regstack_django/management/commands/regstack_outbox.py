@@ -1,6 +1,6 @@
 """``manage.py regstack_outbox``: list, check, retry and purge the durable outbox.
 
-``--check`` exits 1 when rows are overdue or no relay was seen (README "Durable delivery").
+``--check`` exits 1 when rows are overdue or no relay was seen (docs/background-delivery.md).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """``manage.py regstack_relay``: hand durable background events from the outbox to Tasks.
 
-SIGTERM or SIGINT lets the row in hand finish, then exits 0; README "Durable delivery".
+SIGTERM or SIGINT lets the row in hand finish, then exits 0; docs/background-delivery.md.
 """
 
 from __future__ import annotations

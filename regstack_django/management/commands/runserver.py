@@ -1,6 +1,6 @@
 """``manage.py runserver`` that serves regstack too: the ASGI site under uvicorn.
 
-Django's WSGI runserver answers 404 on every regstack route; README "Hosting regstack in Django".
+Django's WSGI runserver answers 404 on every regstack route; docs/hosting.md.
 """
 
 from __future__ import annotations

@@ -25,4 +25,25 @@ class Migration(migrations.Migration):
                 ("detail", models.CharField(blank=True, max_length=200)),
             ],
         ),
+        # In the first migration: regstack_django's 0004 links to it when it is AUTH_USER_MODEL.
+        migrations.CreateModel(
+            name="EmailUser",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("password", models.CharField(max_length=128, verbose_name="password")),
+                (
+                    "last_login",
+                    models.DateTimeField(blank=True, null=True, verbose_name="last login"),
+                ),
+                ("email", models.EmailField(max_length=254, unique=True)),
+                ("is_active", models.BooleanField(default=True)),
+                ("is_staff", models.BooleanField(default=False)),
+            ],
+            options={"abstract": False},
+        ),
     ]

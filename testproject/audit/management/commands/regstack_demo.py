@@ -132,7 +132,7 @@ class Command(BaseCommand):
             else:
                 self.stdout.write(
                     "\nTour finished; stopping the server and the worker. To browse the audit "
-                    "page and the admin, run 'python manage.py regstack_demo --serve'."
+                    "page and the admin, run 'bash scripts/demo --serve'."
                 )
         finally:
             server.should_exit = True

@@ -1,0 +1,1 @@
+"""Traces and metrics of fires, receivers and background deliveries (extra ``otel``)."""
