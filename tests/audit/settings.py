@@ -8,11 +8,11 @@ from __future__ import annotations
 from tests.settings import *  # noqa: F403
 from tests.settings import INSTALLED_APPS, REGSTACK
 
+#: The admin's apps, where the suite's settings lack them.
+_ADMIN_APPS = ["django.contrib.admin", "django.contrib.sessions", "django.contrib.messages"]
 INSTALLED_APPS = [
     *INSTALLED_APPS,
-    "django.contrib.admin",
-    "django.contrib.sessions",
-    "django.contrib.messages",
+    *(app for app in _ADMIN_APPS if app not in INSTALLED_APPS),
     "regstack_django.audit",  # the one line a project adds
 ]
 MIDDLEWARE = [
