@@ -53,8 +53,8 @@ async def _async_receiver(sender: object, **kwargs: Any) -> None:
     return None
 
 
-def _install_sdk() -> Callable[[], None]:
-    """Install the SDK with an in-memory exporter; return what empties it between batches."""
+def install_sdk() -> Any:
+    """Install the SDK with metrics read in memory; return its in-memory span exporter."""
     from opentelemetry import metrics, trace
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader
@@ -67,7 +67,7 @@ def _install_sdk() -> Callable[[], None]:
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
     metrics.set_meter_provider(MeterProvider(metric_readers=[InMemoryMetricReader()]))
-    return exporter.clear
+    return exporter
 
 
 def _untraced(registry: Any) -> tuple[Callable[..., None], Callable[..., Any]]:
@@ -130,7 +130,7 @@ def measure(rounds: int, target_ms: float) -> dict[str, dict[str, Series]]:
     """Time the three contenders on a sync fire (1 sync receiver) and an async one (1 async)."""
     from regstack_django import HookRegistry, signals
 
-    clear = _install_sdk()
+    clear = install_sdk().clear
     registry = HookRegistry(sender=object())
     signals.mfa_enabled.connect(_receiver, weak=False)
     signals.email_changed.connect(_async_receiver, weak=False)
