@@ -205,6 +205,31 @@ async def test_without_traceparent_the_spans_share_the_wrapping_middlewares_trac
 
 
 @pytest.mark.usefixtures("receivers")
+async def test_an_app_of_ones_own_with_the_middleware_inside_fastapi_is_one_trace(
+    telemetry: Telemetry,
+    traced_client: httpx.AsyncClient,  # its lifespan installs regstack's schema
+    regstack_instance: Any,
+    regstack_events: CapturedEvents,
+) -> None:
+    """``attach()`` and a FastAPI app of the project's: docs/tracing.md's ``add_middleware``."""
+    from fastapi import FastAPI
+
+    own = FastAPI()
+    own.include_router(regstack_instance.router, prefix=regstack_instance.config.api_prefix)
+    own.add_middleware(asgi.OpenTelemetryMiddleware)
+    transport = httpx.ASGITransport(app=own)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        await sign_in(client, regstack_events)
+
+    (fire,) = telemetry.named("regstack.fire user_logged_in")
+    root = _ancestors(telemetry, fire)[-1]
+    assert root.parent is None
+    assert root.instrumentation_scope.name == asgi.__name__
+    assert "login" in root.name
+    assert {s.context.trace_id for s in telemetry.named("regstack.")} == {root.context.trace_id}
+
+
+@pytest.mark.usefixtures("receivers")
 async def test_metrics_count_fires_failures_and_durations(
     telemetry: Telemetry, registry: HookRegistry, django_user_model: Any
 ) -> None:
