@@ -41,9 +41,11 @@ LEVELS = (1, 10)
 LIMIT_PCT = 2.0
 MIDDLEWARE_SCOPE = "opentelemetry.instrumentation.asgi"
 SPLIT = (
-    " The fire span was in FastAPI's server span's trace, not the middleware's: FastAPI's "
-    "span continues an incoming `traceparent` (tests/observability sends one) and, without "
-    "one, starts a trace of its own."
+    " The fire span was in FastAPI's server span's trace, not the middleware's: the app is the "
+    "tour's own FastAPI app wrapped from outside, not the bridge's site (which hands the "
+    "middleware's span to FastAPI), and FastAPI's span continues only an incoming "
+    "`traceparent` (none here), so it starts a trace of its own; an app of one's own adds the "
+    "middleware inside FastAPI instead ([tracing.md](tracing.md#the-requests-trace))."
 )
 SDK_MISSING = (
     "D and E left out: OpenTelemetry's SDK or opentelemetry-instrumentation-asgi is not "
@@ -341,7 +343,7 @@ def write_doc(result: Result, markdown: str, command: str) -> None:
             "replaced. **D**: A with `REGSTACK_OPENTELEMETRY = True`, OpenTelemetry's SDK "
             "(a `SimpleSpanProcessor` exporting every span to memory inside the request, "
             "cleared between rounds; metrics to an in-memory reader) and the app wrapped in "
-            "`OpenTelemetryMiddleware` as [tracing.md](tracing.md#enabling-it) shows. **E**: "
+            "`OpenTelemetryMiddleware`. **E**: "
             f"B and D together. Spans per traced login: {spans or 'n/a'} (the middleware's "
             "server span and its receive and send spans; FastAPI's own, as the installed "
             "FastAPI traces itself once a tracer provider is set; in E also the fire's and the "

@@ -17,6 +17,7 @@ from django.core.signals import setting_changed
 
 from regstack_django.conf import CONTEXT_SETTINGS, DEFAULT_REQUEST_ID_HEADER, conf
 from regstack_django.context import EventContext, _current
+from regstack_django.observability import switch
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -178,6 +179,10 @@ class RequestContextMiddleware:
                 message["headers"] = headers
             await send(message)
 
+        if switch.on:  # FastAPI's own tracing continues the headers only, not the current span
+            from regstack_django.observability.handoff import continue_current_trace
+
+            continue_current_trace(scope)
         watcher = self.on_request(scope) if self.on_request is not None else None
         token = _current.set(context)
         try:

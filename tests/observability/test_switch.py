@@ -49,13 +49,16 @@ def test_the_check_is_registered() -> None:
         assert messages.E050 in [m.id for m in run_checks()]
 
 
-def test_off_a_fire_imports_no_opentelemetry() -> None:
+def test_off_a_fire_and_a_request_import_no_opentelemetry() -> None:
     code = (
         "import sys, django; from django.conf import settings; "
         "settings.configure(INSTALLED_APPS=['regstack_django'], USE_TZ=True); django.setup(); "
         "from regstack_django import HookRegistry, signals; "
         "signals.mfa_enabled.connect(lambda sender, **kw: None, weak=False); "
         "HookRegistry().fire_sync('mfa_enabled', user=None); "
+        "import asyncio; from regstack_django.hosting.request import RequestContextMiddleware; "
+        "app = RequestContextMiddleware(lambda scope, receive, send: asyncio.sleep(0)); "
+        "asyncio.run(app({'type': 'http', 'headers': []}, None, None)); "
         "print(sorted(m for m in sys.modules if m.startswith('opentelemetry') "
         "or m.startswith('regstack_django.observability')))"
     )

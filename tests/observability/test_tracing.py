@@ -1,7 +1,7 @@
 """Spans and metrics of a real sign-in through regstack's routes, with the SDK in memory.
 
 The site is wrapped in OpenTelemetry's ASGI middleware, as a traced project runs it; the test
-plays the browser's caller: it opens a span and sends its ``traceparent``.
+plays the browser's caller, with a span and its ``traceparent`` and without.
 """
 
 from __future__ import annotations
@@ -146,6 +146,87 @@ async def test_a_sign_in_has_a_fire_span_and_receiver_spans_under_the_request(
     for span in telemetry.named("regstack."):
         for value in _values(span):
             assert not any(word in value for word in SECRET_WORDS), (span.name, value)
+
+
+def _has_own_tracing() -> bool:
+    """Whether the installed FastAPI traces its requests itself (0.165 and later)."""
+    import importlib.util
+
+    return importlib.util.find_spec("fastapi.telemetry") is not None
+
+
+@pytest.fixture(params=["fastapi-tracing", "no-fastapi-tracing"])
+def fastapi_tracing(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """Whether FastAPI traces the site's apps itself; off: as a FastAPI without telemetry."""
+    if request.param == "no-fastapi-tracing" and _has_own_tracing():
+        import fastapi
+
+        class Untraced(fastapi.FastAPI):
+            def __init__(self, **kwargs: Any) -> None:
+                super().__init__(telemetry={"tracing": False}, **kwargs)
+
+        monkeypatch.setattr(fastapi, "FastAPI", Untraced)  # build_site imports it when called
+    return request.param == "fastapi-tracing" and _has_own_tracing()
+
+
+@pytest.mark.usefixtures("receivers")
+async def test_without_traceparent_the_spans_share_the_wrapping_middlewares_trace(
+    telemetry: Telemetry,
+    fastapi_tracing: bool,
+    traced_client: httpx.AsyncClient,
+    regstack_events: CapturedEvents,
+) -> None:
+    assert not trace.get_current_span().get_span_context().is_valid
+    assert await sign_in(traced_client, regstack_events) == {}  # no traceparent sent
+
+    (fire,) = telemetry.named("regstack.fire user_logged_in")
+    chain = _ancestors(telemetry, fire)
+    root = chain[-1]
+    assert root.parent is None
+    assert root.instrumentation_scope.name == asgi.__name__  # the middleware's request span
+    assert root.kind is SpanKind.SERVER
+    assert "login" in root.name
+    receivers = [s for s in telemetry.named("regstack.receiver ") if s.parent == fire.context]
+    assert len(receivers) == 3
+    trace_ids = {s.context.trace_id for s in [fire, *receivers, *chain]}
+    assert trace_ids == {root.context.trace_id}
+    own = [s for s in chain if s.instrumentation_scope.name == "fastapi"]
+    if fastapi_tracing:  # FastAPI's server span: under the middleware's, above the fire
+        assert [s.kind for s in own if s.kind is SpanKind.SERVER] == [SpanKind.SERVER]
+        assert own[-1].parent.span_id == root.context.span_id
+    else:
+        assert own == []
+    # Every span the sign-in's requests made is in one of the middleware's traces.
+    roots = {s.context.trace_id for s in telemetry.spans() if s.parent is None}
+    assert {s.context.trace_id for s in telemetry.spans()} == roots
+    assert all(
+        s.instrumentation_scope.name == asgi.__name__ for s in telemetry.spans() if s.parent is None
+    )
+
+
+@pytest.mark.usefixtures("receivers")
+async def test_an_app_of_ones_own_with_the_middleware_inside_fastapi_is_one_trace(
+    telemetry: Telemetry,
+    traced_client: httpx.AsyncClient,  # its lifespan installs regstack's schema
+    regstack_instance: Any,
+    regstack_events: CapturedEvents,
+) -> None:
+    """``attach()`` and a FastAPI app of the project's: docs/tracing.md's ``add_middleware``."""
+    from fastapi import FastAPI
+
+    own = FastAPI()
+    own.include_router(regstack_instance.router, prefix=regstack_instance.config.api_prefix)
+    own.add_middleware(asgi.OpenTelemetryMiddleware)
+    transport = httpx.ASGITransport(app=own)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        await sign_in(client, regstack_events)
+
+    (fire,) = telemetry.named("regstack.fire user_logged_in")
+    root = _ancestors(telemetry, fire)[-1]
+    assert root.parent is None
+    assert root.instrumentation_scope.name == asgi.__name__
+    assert "login" in root.name
+    assert {s.context.trace_id for s in telemetry.named("regstack.")} == {root.context.trace_id}
 
 
 @pytest.mark.usefixtures("receivers")
