@@ -28,6 +28,9 @@ class AuthEvent(models.Model):
     objects: models.Manager[AuthEvent] = models.Manager()
 
     class Meta:
+        # Explicit: imported where the audit app is not installed (docs, checks), the model
+        # must not fall to the containing app, regstack_django, and join its models.
+        app_label = "regstack_audit"
         ordering = ["-created_at", "-id"]
         verbose_name = "auth event"
         indexes = [models.Index(fields=["event", "created_at"])]

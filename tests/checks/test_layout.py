@@ -223,3 +223,12 @@ def test_the_top_level_stays_small_and_every_module_short() -> None:
         and (n := len(p.read_text(encoding="utf-8").splitlines())) > 300
     }
     assert not long, long
+
+
+def test_the_audit_models_stay_out_of_a_project_without_the_audit_app() -> None:
+    from django.apps import apps
+
+    import regstack_django.audit.models  # noqa: F401 - what a docs or checks import does
+
+    assert not apps.is_installed("regstack_django.audit")
+    assert "AuthEvent" not in {m.__name__ for m in apps.get_models()}
