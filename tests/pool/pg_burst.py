@@ -80,6 +80,15 @@ class Sampler(threading.Thread):
                 self.stop.wait(0.005)
 
 
+def _wait_for_no_backends(server: str, app: str) -> None:
+    """Give closed connections' backends a moment to leave pg_stat_activity (bounded)."""
+    from tests.pool.postgres import backends
+
+    deadline = time.monotonic() + BURST_TIMEOUT
+    while backends(server, app) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def burst() -> dict[str, Any]:
     """30 concurrent ``await fire`` outside a request, per receiver mix: backends counted."""
     from django.conf import settings
@@ -122,6 +131,7 @@ def burst() -> dict[str, Any]:
         pool = current_pool()
         if pool is not None and settings.DATABASES["default"]["CONN_MAX_AGE"]:
             pool.shutdown()  # the next mix starts from no connection; with 0 none is left
+            _wait_for_no_backends(server, app)
     return found
 
 
