@@ -163,11 +163,13 @@ def test_forty_of_forty_processes_boot(database: str, server: str, tmp_path: Pat
 
 
 #: server -> (its command on a port, its exit status when a worker's start-up fails)
-FAILING: dict[str, tuple[Callable[[int], list[str]], int]] = {
-    "gunicorn -w 4": (lambda port: gunicorn(port, 4), 3),
-    "uvicorn": (uvicorn, 3),
+FAILING: dict[str, tuple[Callable[[int], list[str]], set[int]]] = {
+    # gunicorn exits 3 (WORKER_BOOT_ERROR); 27.0 exits 1 when a second worker's failure raises
+    # HaltServer again while the arbiter stops: non-zero either way, so a supervisor restarts it.
+    "gunicorn -w 4": (lambda port: gunicorn(port, 4), {1, 3}),
+    "uvicorn": (uvicorn, {3}),
     # uvicorn's supervisor stops every worker, but exits 0: see docs/hosting.md
-    "uvicorn --workers 4": (lambda port: [*uvicorn(port), "--workers", "4"], 0),
+    "uvicorn --workers 4": (lambda port: [*uvicorn(port), "--workers", "4"], {0}),
 }
 
 
@@ -175,7 +177,7 @@ FAILING: dict[str, tuple[Callable[[int], list[str]], int]] = {
 def test_a_failed_boot_stops_the_server(server: str, tmp_path: Path) -> None:
     runs_here("failures")
     needs_gunicorn(server)
-    args, code = FAILING[server]
+    args, codes = FAILING[server]
     site = write_site(tmp_path)
     unreachable = f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/nothing_here"
     process = Process(site, args(free_port()), site_env(unreachable), tmp_path / "server.log")
@@ -188,4 +190,4 @@ def test_a_failed_boot_stops_the_server(server: str, tmp_path: Path) -> None:
         assert "Worker failed to boot." in output
     if server == "uvicorn --workers 4":
         assert "failed to start, stopping the parent process" in output
-    assert returned == code, output
+    assert returned in codes, output
