@@ -37,6 +37,12 @@ HASH = "$argon2id$v=19$m=65536,t=3,p=4$" + random.token_urlsafe(16) + "$" + rand
 ADMINS: list[Any] = (
     ["ops@example.com"] if django.VERSION >= (6, 0) else [("Ops", "ops@example.com")]
 )
+#: Django 6.1 sends through MAILERS and warns when a project relies on the default mailer.
+MAIL: dict[str, Any] = (
+    {"MAILERS": {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}}
+    if django.VERSION >= (6, 1)
+    else {}
+)
 
 
 class PlainUser:
@@ -150,7 +156,7 @@ def reported() -> Iterator[tuple[Keep, AdminEmailHandler]]:
     logger.addHandler(keep)
     logger.addHandler(email)
     try:
-        with override_settings(ADMINS=ADMINS):
+        with override_settings(ADMINS=ADMINS, **MAIL):
             yield keep, email
     finally:
         logger.removeHandler(keep)
