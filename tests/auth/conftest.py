@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
 from regstack_django.auth.cache import private
 from regstack_django.testing import CapturedEvents
+from tests.utils import register_and_verify
 
 PASSWORD = "a-long-enough-password-1"
 MIDDLEWARE = [
@@ -52,18 +52,9 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def link_token(events: CapturedEvents, event: str) -> str:
-    """The single-use token of the newest ``event``'s link."""
-    return parse_qs(urlsplit(events.of(event)[-1].kwargs["url"]).query)["token"][0]
-
-
 async def sign_up(client: httpx.AsyncClient, events: CapturedEvents, email: str) -> str:
     """register -> verify -> login over regstack's routes; return the access token."""
-    answer = await client.post("/api/auth/register", json={"email": email, "password": PASSWORD})
-    assert answer.status_code == 201, answer.text
-    token = link_token(events, "verification_requested")
-    answer = await client.post("/api/auth/verify", json={"token": token})
-    assert answer.status_code == 200, answer.text
+    await register_and_verify(client, events, email, PASSWORD)
     return await login(client, email)
 
 

@@ -12,7 +12,8 @@ from django.contrib.auth.models import Permission
 
 from regstack_django.models import RegStackIdentity
 from regstack_django.testing import CapturedEvents
-from tests.auth.conftest import PASSWORD, bearer, link_token, login, sign_up
+from tests.auth.conftest import PASSWORD, bearer, login, sign_up
+from tests.utils import link_token
 
 pytestmark = pytest.mark.usefixtures("transactional_db")
 

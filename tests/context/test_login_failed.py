@@ -6,7 +6,6 @@ import io
 import logging
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -18,6 +17,7 @@ from regstack_django import EventContext, signals
 from regstack_django.hosting import login_watch
 from regstack_django.testing import CapturedEvents
 from tests import hooks
+from tests.utils import register_and_verify
 
 PASSWORD = "a-long-enough-password-1"
 WRONG = "not-the-password-at-all-9"
@@ -38,23 +38,9 @@ def failures() -> Iterator[list[dict[str, Any]]]:
     signals.login_failed.disconnect(on_failed)
 
 
-@pytest.fixture(autouse=True)
-def _reset_calls() -> Iterator[None]:
-    hooks.reset()
-    yield
-    hooks.reset()
-
-
 async def register(client: httpx.AsyncClient) -> None:
     response = await client.post("/api/auth/register", json={"email": EMAIL, "password": PASSWORD})
     assert response.status_code == 201, response.text
-
-
-async def verify(client: httpx.AsyncClient, events: CapturedEvents) -> None:
-    (requested,) = events.of("verification_requested")
-    token = parse_qs(urlsplit(requested.kwargs["url"]).query)["token"][0]
-    response = await client.post("/api/auth/verify", json={"token": token})
-    assert response.status_code == 200, response.text
 
 
 async def sign_in(client: httpx.AsyncClient, password: str) -> httpx.Response:
@@ -82,8 +68,7 @@ async def test_a_wrong_password_sends_one_invalid_credentials_and_a_right_one_no
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    await register(regstack_client)
-    await verify(regstack_client, regstack_events)
+    await register_and_verify(regstack_client, regstack_events, EMAIL, PASSWORD)
     response = await sign_in(regstack_client, WRONG)
     assert response.status_code == 401
     (failed,) = failures
@@ -110,8 +95,7 @@ async def test_lockout_sends_locked_out_and_a_bad_request_sends_nothing(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    await register(regstack_client)
-    await verify(regstack_client, regstack_events)
+    await register_and_verify(regstack_client, regstack_events, EMAIL, PASSWORD)
     statuses = [(await sign_in(regstack_client, WRONG)).status_code for _ in range(6)]
     assert statuses == [401] * 5 + [429]  # regstack's default: 5 failures lock the address
     assert [f["reason"] for f in failures] == ["invalid_credentials"] * 5 + ["locked_out"]

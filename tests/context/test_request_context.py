@@ -8,7 +8,6 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -22,6 +21,7 @@ from regstack_django.hooks.introspect import from_registry_on, signal_receivers
 from regstack_django.models import OutboxEvent
 from regstack_django.testing import CapturedEvents
 from tests import hooks
+from tests.utils import register_and_verify
 
 PASSWORD = "a-long-enough-password-1"
 EMAIL = "ada@example.com"
@@ -41,23 +41,6 @@ def contexts() -> Iterator[list[tuple[str, Any]]]:
     signals.user_logged_in.disconnect(on_login)
 
 
-@pytest.fixture(autouse=True)
-def _reset_calls() -> Iterator[None]:
-    hooks.reset()
-    yield
-    hooks.reset()
-
-
-async def sign_up(client: httpx.AsyncClient, events: CapturedEvents) -> None:
-    """Register and verify ``EMAIL`` (the token from the verification_requested event)."""
-    response = await client.post("/api/auth/register", json={"email": EMAIL, "password": PASSWORD})
-    assert response.status_code == 201, response.text
-    (requested,) = events.of("verification_requested")
-    token = parse_qs(urlsplit(requested.kwargs["url"]).query)["token"][0]
-    response = await client.post("/api/auth/verify", json={"token": token})
-    assert response.status_code == 200, response.text
-
-
 async def sign_in(client: httpx.AsyncClient, **headers: str) -> httpx.Response:
     return await client.post(
         "/api/auth/login?next=/secret-token-in-query",
@@ -72,7 +55,7 @@ async def test_by_default_the_peer_address_is_the_client_and_forwarded_for_is_ig
     regstack_events: CapturedEvents,
     contexts: list[tuple[str, Any]],
 ) -> None:
-    await sign_up(regstack_client, regstack_events)
+    await register_and_verify(regstack_client, regstack_events, EMAIL, PASSWORD)
     response = await sign_in(regstack_client, **{"X-Forwarded-For": "198.51.100.9"})
     assert response.status_code == 200, response.text
     ((_, context),) = contexts
@@ -93,7 +76,7 @@ async def test_from_a_trusted_proxy_the_rightmost_untrusted_forwarded_hop_is_the
     regstack_events: CapturedEvents,
     contexts: list[tuple[str, Any]],
 ) -> None:
-    await sign_up(regstack_client, regstack_events)
+    await register_and_verify(regstack_client, regstack_events, EMAIL, PASSWORD)
     forwarded = "192.0.2.1, 203.0.113.5, 10.1.2.3"  # a spoofed hop, the client, our proxy
     with override_settings(REGSTACK_TRUSTED_PROXIES=["127.0.0.1", "10.0.0.0/8"]):
         response = await sign_in(
@@ -112,7 +95,7 @@ async def test_the_request_id_header_is_a_setting_and_a_malformed_id_is_replaced
     regstack_events: CapturedEvents,
     contexts: list[tuple[str, Any]],
 ) -> None:
-    await sign_up(regstack_client, regstack_events)
+    await register_and_verify(regstack_client, regstack_events, EMAIL, PASSWORD)
     with override_settings(REGSTACK_REQUEST_ID_HEADER="X-Correlation-ID"):
         response = await sign_in(regstack_client, **{"X-Correlation-ID": "bad id\twith spaces"})
     ((_, context),) = contexts
@@ -137,7 +120,7 @@ async def test_regstack_handlers_get_exactly_regstacks_arguments(
     )
     regstack_instance.hooks.on("user_logged_in", lambda **kwargs: on_regstack.append(set(kwargs)))
     try:
-        await sign_up(regstack_client, regstack_events)
+        await register_and_verify(regstack_client, regstack_events, EMAIL, PASSWORD)
         assert (await sign_in(regstack_client)).status_code == 200
     finally:  # on() holds its adapter strongly: take it off the signal again
         for _, adapter, _ in signal_receivers(signals.user_logged_in):
@@ -156,7 +139,7 @@ async def test_background_and_durable_handlers_get_the_same_context(
         {"handler": "tests.hooks.record_background", "background": True},
         {"handler": "tests.hooks.record_durable", "background": True, "durable": True},
     ]
-    await sign_up(regstack_client, regstack_events)
+    await register_and_verify(regstack_client, regstack_events, EMAIL, PASSWORD)
     with override_settings(REGSTACK_HOOKS={"user_logged_in": entries}):
         assert (await sign_in(regstack_client)).status_code == 200
         assert await OutboxEvent.objects.acount() == 1

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -22,6 +21,7 @@ from regstack_django import signals
 from regstack_django.testing import CapturedEvents, capture_events, muted
 from support import databases
 from tests.testapp.models import Delivery
+from tests.utils import register_and_verify
 
 PASSWORD = "a-long-enough-password-1"
 
@@ -49,12 +49,7 @@ def receivers() -> Iterator[None]:
 
 async def sign_up(client: httpx.AsyncClient, events: CapturedEvents, email: str) -> None:
     """register -> verify (token from the verification_requested event) -> login."""
-    response = await client.post("/api/auth/register", json={"email": email, "password": PASSWORD})
-    assert response.status_code == 201, response.text
-    (requested,) = events.of("verification_requested")
-    token = parse_qs(urlsplit(requested.kwargs["url"]).query)["token"][0]
-    response = await client.post("/api/auth/verify", json={"token": token})
-    assert response.status_code == 200, response.text
+    await register_and_verify(client, events, email, PASSWORD)
     response = await client.post("/api/auth/login", json={"email": email, "password": PASSWORD})
     assert response.status_code == 200, response.text
 
